@@ -1,0 +1,1 @@
+//! Certification cycles (being written).

@@ -1,0 +1,1 @@
+//! Kiosk flow FSM (being written).

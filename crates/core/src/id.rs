@@ -1,0 +1,1 @@
+//! GB 11643 citizen ID numbers (being written).

@@ -1,0 +1,1 @@
+//! Validated kiosk configuration (being written).
