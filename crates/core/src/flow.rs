@@ -1,1 +1,0 @@
-//! Kiosk flow FSM (being written).
