@@ -1,1 +1,187 @@
-fn main() {}
+//! lifecert: the kiosk binary. CLI → config → logging → adapters → the job.
+//!
+//! Exit codes: 0 success; 1 a check ran and said no (later: `compare`,
+//! `verify`); 2 bad input or configuration (the message says what to fix).
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use lifecert::config::{self, Config};
+use lifecert::logging;
+use lifecert::store::Store;
+use time::OffsetDateTime;
+
+/// Self-service kiosk for pensioners' annual benefit-eligibility certification.
+#[derive(Debug, Parser)]
+#[command(name = "lifecert", version, about)]
+struct Cli {
+    /// The kiosk config file (default: the embedded defaults; see kiosk.toml).
+    /// Environment overrides: LIFECERT__SECTION__KEY=value.
+    #[arg(long, short, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a config file: print the effective config (secrets redacted) and
+    /// exit 0, or print every error and exit 2.
+    CheckConfig {
+        /// The file to check (default: --config, else the embedded defaults).
+        path: Option<PathBuf>,
+    },
+    /// The durable result queue (outbox).
+    Queue {
+        #[command(subcommand)]
+        action: QueueAction,
+    },
+    /// Hash a staff PIN (read from standard input) for `session.staff_pin_hash`.
+    HashPin,
+}
+
+#[derive(Debug, Subcommand)]
+enum QueueAction {
+    /// Pending, acknowledged and dead-lettered counts, and the oldest pending age.
+    Status,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("lifecert: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn load_config(path: Option<&PathBuf>) -> Result<Config, ExitCode> {
+    Config::load(path.map(PathBuf::as_path)).map_err(|e| {
+        eprintln!("lifecert: the configuration is not valid:\n{e}");
+        ExitCode::from(2)
+    })
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Some(Command::CheckConfig { path }) => {
+            let path = path.or(cli.config);
+            let config = match load_config(path.as_ref()) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            print!("{}", config.to_redacted_toml());
+            for warning in config.warnings() {
+                eprintln!("warning: {warning}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Queue {
+            action: QueueAction::Status,
+        }) => {
+            logging::init_stderr();
+            let config = match load_config(cli.config.as_ref()) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let opened = Store::open(&config.storage.db_path())?;
+            let status = opened.store.queue_status(OffsetDateTime::now_utc())?;
+            println!("{status}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::HashPin) => hash_pin(),
+        None => kiosk(cli.config.as_ref()),
+    }
+}
+
+fn hash_pin() -> anyhow::Result<ExitCode> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("Staff PIN (4-8 digits): ");
+        std::io::stderr().flush().ok();
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the PIN from standard input")?;
+    match config::hash_pin(line.trim()) {
+        Ok(hash) => {
+            println!("{hash}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("lifecert: {e}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+/// The kiosk's main job. The full-screen UI arrives with a later issue; until
+/// then this brings up config, logging and the durable store and reports them.
+fn kiosk(config_path: Option<&PathBuf>) -> anyhow::Result<ExitCode> {
+    let config = match load_config(config_path) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let log = logging::init(
+        &config.storage.log_dir,
+        config.storage.log_retention_files,
+    );
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "lifecert starting");
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
+    let db = config.storage.db_path();
+    let opened = Store::open(&db)
+        .with_context(|| format!("cannot open the local store at {}", db.display()))?;
+    if let Some(moved) = &opened.quarantined {
+        tracing::error!(
+            quarantined = %moved.display(),
+            "the local database was corrupt; it was moved aside for staff and a fresh one created"
+        );
+    }
+    let now = OffsetDateTime::now_utc();
+    let status = opened.store.queue_status(now)?;
+
+    println!("lifecert {} — 社保待遇资格认证自助终端", env!("CARGO_PKG_VERSION"));
+    println!();
+    println!("Configuration: {}", match config_path {
+        Some(p) => p.display().to_string(),
+        None => "embedded defaults (kiosk.toml)".to_string(),
+    });
+    println!(
+        "Server:        {}",
+        if config.server.url.is_empty() {
+            "none configured (demo / offline)".to_string()
+        } else {
+            config.server.url.clone()
+        }
+    );
+    println!("Data:          {}", db.display());
+    match &log.file_dir {
+        Some(dir) => println!("Logs:          {}", dir.display()),
+        None => println!("Logs:          stderr only (the log directory is not usable)"),
+    }
+    if let Some(moved) = &opened.quarantined {
+        println!("Store:         was corrupt; moved aside to {}", moved.display());
+    }
+    println!();
+    println!("Result queue:");
+    println!("{status}");
+    for warning in config.warnings() {
+        println!("warning: {warning}");
+    }
+    println!();
+    println!(
+        "The full-screen certification UI is not built yet (see README, Status); \
+         this run checked the configuration and the durable store."
+    );
+    tracing::info!("lifecert stopped");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Runs the kiosk on its embedded defaults (installs what the build needs first).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+ensure_cargo
+ensure_packages "${BUILD_PACKAGES[@]}"
+exec cargo run --release --locked --bin lifecert -- "$@"

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian 12 machine: packages, format, lints,
+# the core-purity check and every test. Prints the total at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+start=$(date +%s)
+
+ensure_cargo
+ensure_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "==> cargo clippy (all targets, -D warnings)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "==> core purity: lifecert-core takes no IO crates"
+bash scripts/check-core-purity.sh
+
+echo "==> cargo test"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace --locked 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+read -r passed failed ignored < <(awk '/^test result:/ {
+    for (i = 1; i <= NF; i++) {
+      if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) g += $i
+    } } END { print p+0, f+0, g+0 }' "$log")
+echo "==> wall time: $(( $(date +%s) - start )) s"
+echo "total: ${passed} passed, ${failed} failed, ${ignored} skipped"
+exit "$status"
