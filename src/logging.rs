@@ -137,7 +137,7 @@ mod tests {
     #[test]
     fn chain_includes_sources() {
         let inner = std::io::Error::other("disk full");
-        let outer = std::io::Error::new(std::io::ErrorKind::Other, inner);
+        let outer = std::io::Error::other(inner);
         assert!(chain(&outer).contains("disk full"));
     }
 }

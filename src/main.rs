@@ -129,10 +129,7 @@ fn kiosk(config_path: Option<&PathBuf>) -> anyhow::Result<ExitCode> {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
-    let log = logging::init(
-        &config.storage.log_dir,
-        config.storage.log_retention_files,
-    );
+    let log = logging::init(&config.storage.log_dir, config.storage.log_retention_files);
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "lifecert starting");
     for warning in config.warnings() {
         tracing::warn!("{warning}");
@@ -149,19 +146,25 @@ fn kiosk(config_path: Option<&PathBuf>) -> anyhow::Result<ExitCode> {
     let now = OffsetDateTime::now_utc();
     let status = opened.store.queue_status(now)?;
 
-    println!("lifecert {} — 社保待遇资格认证自助终端", env!("CARGO_PKG_VERSION"));
+    println!(
+        "lifecert {} — 社保待遇资格认证自助终端",
+        env!("CARGO_PKG_VERSION")
+    );
     println!();
-    println!("Configuration: {}", match config_path {
-        Some(p) => p.display().to_string(),
-        None => "embedded defaults (kiosk.toml)".to_string(),
-    });
+    println!(
+        "Configuration: {}",
+        match config_path {
+            Some(p) => p.display().to_string(),
+            None => "embedded defaults (kiosk.toml)".to_string(),
+        }
+    );
     println!(
         "Server:        {}",
-        if config.server.url.is_empty() {
-            "none configured (demo / offline)".to_string()
-        } else {
-            config.server.url.clone()
-        }
+        config
+            .server
+            .url
+            .as_deref()
+            .unwrap_or("none configured (demo / offline)")
     );
     println!("Data:          {}", db.display());
     match &log.file_dir {
@@ -169,7 +172,10 @@ fn kiosk(config_path: Option<&PathBuf>) -> anyhow::Result<ExitCode> {
         None => println!("Logs:          stderr only (the log directory is not usable)"),
     }
     if let Some(moved) = &opened.quarantined {
-        println!("Store:         was corrupt; moved aside to {}", moved.display());
+        println!(
+            "Store:         was corrupt; moved aside to {}",
+            moved.display()
+        );
     }
     println!();
     println!("Result queue:");
