@@ -81,6 +81,19 @@ pub(crate) fn process_env() -> Vec<(String, String)> {
 }
 
 impl Config {
+    /// The settings of the kiosk flow state machine.
+    pub fn flow_config(&self) -> lifecert_core::flow::FlowConfig {
+        let small = |n: u32| u8::try_from(n).unwrap_or(u8::MAX);
+        lifecert_core::flow::FlowConfig {
+            inactivity: self.session.inactivity_timeout,
+            attempts: small(self.matching.attempts),
+            staff_pin_max_failures: small(self.session.staff_pin_max_failures),
+            staff_lockout: self.session.staff_lockout,
+            printer: self.peripherals.printer.port != SerialPort::Disabled,
+            rules: lifecert_core::cycle::RuleTable::builtin(),
+        }
+    }
+
     /// Loads `path` (or, for `None`, the embedded [`DEFAULT_TOML`]) with
     /// overrides from the process environment.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
@@ -330,6 +343,25 @@ mod tests {
         .unwrap();
         let again = config.to_raw().validate_with_env(env()).unwrap();
         assert_eq!(again, config);
+    }
+
+    #[test]
+    fn flow_config_follows_the_config() {
+        let config = Config::load_from(
+            "[session]\ninactivity_timeout_secs = 90\nstaff_pin_max_failures = 3\n\
+             [matching]\nattempts = 2\n[peripherals.printer]\nport = \"/dev/ttyUSB1\"\n",
+            "t",
+            env(),
+        )
+        .unwrap();
+        let flow = config.flow_config();
+        assert_eq!(flow.inactivity, std::time::Duration::from_secs(90));
+        assert_eq!(flow.attempts, 2);
+        assert_eq!(flow.staff_pin_max_failures, 3);
+        assert!(flow.printer);
+        let defaults = Config::load_from("", "t", env()).unwrap().flow_config();
+        assert!(!defaults.printer);
+        assert_eq!(defaults.attempts, 3);
     }
 
     #[test]

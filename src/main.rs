@@ -144,7 +144,16 @@ fn kiosk(config_path: Option<&PathBuf>) -> anyhow::Result<ExitCode> {
         );
     }
     let now = OffsetDateTime::now_utc();
-    let status = opened.store.queue_status(now)?;
+    let mut store = opened.store;
+    // Retention (PIPL art. 19): acknowledged queue rows and old audit entries go.
+    let retention =
+        time::Duration::try_from(config.storage.retention()).unwrap_or(time::Duration::days(90));
+    match store.purge(now, retention) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(rows = n, "purged rows past the retention period"),
+        Err(e) => tracing::warn!("retention purge failed: {}", logging::chain(&e)),
+    }
+    let status = store.queue_status(now)?;
 
     println!(
         "lifecert {} — 社保待遇资格认证自助终端",
