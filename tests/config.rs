@@ -174,7 +174,7 @@ fn unknown_top_level_section() {
     let msg = error_of("[camerra]\nfps = 30\n");
     assert!(
         msg.contains(
-            "unknown key `camerra` (allowed: server, camera, liveness, matching, peripherals, \
+            "unknown key `camerra` (allowed: server, camera, vision, liveness, matching, peripherals, \
              audio, display, session, storage, device)"
         ),
         "{msg}"

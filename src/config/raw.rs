@@ -15,6 +15,7 @@ use super::pin::DEMO_PIN_HASH;
 pub struct RawConfig {
     pub(crate) server: RawServer,
     pub(crate) camera: RawCamera,
+    pub(crate) vision: RawVision,
     pub(crate) liveness: RawLiveness,
     pub(crate) matching: RawMatching,
     pub(crate) peripherals: RawPeripherals,
@@ -191,6 +192,24 @@ impl Default for RawAudio {
         RawAudio {
             volume: 0.8,
             locale: "zh-CN".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct RawVision {
+    pub models_dir: String,
+    pub pad_model: String,
+    pub pad_threshold: f64,
+}
+
+impl Default for RawVision {
+    fn default() -> Self {
+        RawVision {
+            models_dir: String::new(),
+            pad_model: String::new(),
+            pad_threshold: 0.5,
         }
     }
 }

@@ -253,6 +253,19 @@ pub struct AudioConfig {
     pub locale: Locale,
 }
 
+/// `[vision]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VisionConfig {
+    /// Directory with the built models and `manifest.json`; `None` = look in
+    /// the usual places (see `lifecert::vision_models_dir`).
+    pub models_dir: Option<PathBuf>,
+    /// Optional operator-supplied passive anti-spoofing model (MiniFASNet
+    /// interface). The project neither ships nor downloads one.
+    pub pad_model: Option<PathBuf>,
+    /// A PAD "real" score below this fails the liveness check.
+    pub pad_threshold: f64,
+}
+
 /// `[display]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisplayConfig {

@@ -13,7 +13,7 @@ use super::raw::RawConfig;
 use super::types::{
     AudioConfig, BAUD_RATES, CameraConfig, CameraSource, DeviceConfig, DisplayConfig,
     LivenessConfig, Locale, MatchingConfig, PeripheralsConfig, SerialDeviceConfig, SerialPort,
-    ServerConfig, SessionConfig, StorageConfig,
+    ServerConfig, SessionConfig, StorageConfig, VisionConfig,
 };
 use super::{Config, pin::REDACTED};
 
@@ -516,6 +516,11 @@ impl RawConfig {
         });
         let config = Config {
             camera: c.camera(self),
+            vision: VisionConfig {
+                models_dir: Checker::opt_path(&self.vision.models_dir),
+                pad_model: Checker::opt_path(&self.vision.pad_model),
+                pad_threshold: c.float("vision.pad_threshold", self.vision.pad_threshold, 0.0, 1.0),
+            },
             liveness: c.liveness(self),
             matching: c.matching(self),
             peripherals: PeripheralsConfig {
@@ -547,9 +552,10 @@ impl RawConfig {
 
 /// Orders problems like the sections of `kiosk.toml` (stable within a section).
 pub(crate) fn section_rank(key: &str) -> usize {
-    const ORDER: [&str; 10] = [
+    const ORDER: [&str; 11] = [
         "server",
         "camera",
+        "vision",
         "liveness",
         "matching",
         "peripherals",

@@ -42,6 +42,26 @@ impl Frame {
         }
     }
 
+    /// Checks that the buffer holds exactly `width × height × 3` bytes.
+    pub fn check(&self) -> Result<(), VisionError> {
+        let expected = (self.width as usize)
+            .checked_mul(self.height as usize)
+            .and_then(|n| n.checked_mul(3));
+        if expected == Some(self.rgb.len()) {
+            Ok(())
+        } else {
+            Err(VisionError::InvalidFrame {
+                reason: format!(
+                    "{}x{} frame has {} bytes, expected {}",
+                    self.width,
+                    self.height,
+                    self.rgb.len(),
+                    expected.map_or_else(|| "overflow".to_string(), |n| n.to_string())
+                ),
+            })
+        }
+    }
+
     /// The RGB of pixel (x, y); black outside the frame.
     #[inline]
     pub fn pixel(&self, x: i64, y: i64) -> [u8; 3] {
