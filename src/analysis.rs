@@ -29,11 +29,14 @@ pub const EXIT_ERROR: u8 = 2;
 /// threshold's job.
 pub const ENROL_CONSISTENCY_DISTANCE: f32 = 0.6;
 
-/// EAR below this counts as "eyes closed" in the `analyze` summary. From the
-/// still-image calibration of the attention mesh (docs in crates/vision).
+/// EAR below this counts as "eyes closed" in the `analyze` summary. Attention
+/// mesh EAR on the shared blink clip: open ≈ 0.30, closed 0.025–0.04; on the
+/// stills: closed ≤ 0.111, open ≥ 0.240.
 pub const SUMMARY_EYES_CLOSED_EAR: f32 = 0.15;
-/// MAR above this counts as "mouth open" in the `analyze` summary.
-pub const SUMMARY_MOUTH_OPEN_MAR: f32 = 0.35;
+/// MAR above this counts as "mouth open" in the `analyze` summary. Mesh-lip
+/// MAR on the shared mouth clip: closed 0.04–0.12, wide open 0.29–0.38; on the
+/// stills: closed ≤ 0.076, open ≥ 0.158.
+pub const SUMMARY_MOUTH_OPEN_MAR: f32 = 0.2;
 
 /// Where the models are: `vision.models_dir`, else the first of `./models`,
 /// next to the executable, `../share/lifecert/models` from the executable, the
@@ -256,7 +259,7 @@ impl Summary {
         writeln!(out, "{} frames, a face in {}.", self.frames, self.with_face)?;
         for (label, intervals) in [
             ("eyes closed (EAR < 0.15)", &mut self.eyes),
-            ("mouth open (MAR > 0.35)", &mut self.mouth),
+            ("mouth open (MAR > 0.20)", &mut self.mouth),
         ] {
             let list = intervals.finish();
             let text: Vec<String> = list

@@ -468,3 +468,38 @@ fn analyze_shows_the_blinks() {
     .unwrap();
     assert!(first["primary"]["ear_left"].is_number(), "{first}");
 }
+
+#[test]
+fn analyze_shows_the_mouth_openings() {
+    let (Some(dir), Some(_)) = (faces(), models()) else {
+        return;
+    };
+    let clip = dir.join("video_mouth_open_mauckc/webcam_man");
+    let out = lifecert(&["analyze", clip.join("mouth_open.mp4").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.starts_with("mouth open")).unwrap();
+    println!("{line}");
+    // Each annotated opening is covered by a reported interval, and nothing else.
+    let intervals: Vec<(f64, f64)> = line
+        .split(": ")
+        .nth(2)
+        .unwrap_or_default()
+        .split(", ")
+        .filter_map(|iv| {
+            let (a, b) = iv.trim_end_matches(" s").split_once('–')?;
+            Some((a.parse().ok()?, b.parse().ok()?))
+        })
+        .collect();
+    let events: Vec<(f64, f64)> = read_tsv(&clip.join("ANNOTATIONS.tsv"))
+        .into_iter()
+        .map(|r| (r[0].parse().unwrap(), r[1].parse().unwrap()))
+        .collect();
+    assert_eq!(intervals.len(), events.len(), "{line}");
+    for ((a, b), (s, e)) in intervals.iter().zip(&events) {
+        assert!(
+            (a - s).abs() < 0.3 && (b - e).abs() < 0.4,
+            "{a}-{b} vs {s}-{e}"
+        );
+    }
+}
