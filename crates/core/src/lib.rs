@@ -9,3 +9,5 @@ pub mod action;
 pub mod cycle;
 pub mod flow;
 pub mod id;
+pub mod liveness;
+pub mod matching;

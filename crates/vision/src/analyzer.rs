@@ -343,6 +343,12 @@ impl Analyzer {
     /// Runs BlazeFace on the whole frame; fills `self.detections` (score ≥
     /// 0.75, weighted NMS, best first).
     fn detect(&mut self, frame: &Frame) -> Result<(), VisionError> {
+        self.detect_with(frame, blazeface::KIOSK_SCORE_MIN)
+    }
+
+    /// Runs BlazeFace on the whole frame; fills `self.detections` with the
+    /// faces scoring at least `score_min` (weighted NMS, best first).
+    fn detect_with(&mut self, frame: &Frame, score_min: f32) -> Result<(), VisionError> {
         let n = blazeface::INPUT_SIZE;
         let lb = Affine::letterbox(frame.width, frame.height, n);
         let t = lb.affine();
@@ -364,7 +370,7 @@ impl Analyzer {
             cls,
             &self.anchors,
             &lb,
-            blazeface::KIOSK_SCORE_MIN,
+            score_min,
             &mut self.candidates,
         );
         blazeface::weighted_nms(
@@ -387,26 +393,11 @@ impl Analyzer {
         if frame.width == 0 || frame.height == 0 {
             return Ok(Vec::new());
         }
-        let n = blazeface::INPUT_SIZE;
-        let lb = Affine::letterbox(frame.width, frame.height, n);
-        let t = lb.affine();
-        self.detector
-            .fill(|buf| imaging::warp_rgb(frame, &t, n, n, 1.0 / 127.5, -1.0, buf))?;
-        let outputs = self.detector.run()?;
-        let [ri, ci] = self.models.detector_outputs;
-        let name = self.detector.name;
-        let reg = output_f32(
-            &outputs,
-            ri,
-            blazeface::NUM_ANCHORS * blazeface::NUM_COORDS,
-            name,
-        )?;
-        let cls = output_f32(&outputs, ci, blazeface::NUM_ANCHORS, name)?;
-        let mut cands = Vec::new();
-        blazeface::decode(reg, cls, &self.anchors, &lb, score_min, &mut cands);
-        let mut out = Vec::new();
-        blazeface::weighted_nms(&mut cands, blazeface::NMS_IOU, &mut out);
-        Ok(out)
+        // The tracker's view of the other faces stays as it was.
+        let tracked = std::mem::take(&mut self.detections);
+        let result = self.detect_with(frame, score_min);
+        let found = std::mem::replace(&mut self.detections, tracked);
+        result.map(|()| found)
     }
 
     /// Runs the attention mesh on `roi` and maps its outputs to the image.
