@@ -4,4 +4,6 @@ pub mod analysis;
 pub mod camera;
 pub mod config;
 pub mod logging;
+pub mod session;
 pub mod store;
+pub mod verify;

@@ -11,7 +11,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use lifecert::config::{self, Config};
 use lifecert::store::Store;
-use lifecert::{analysis, logging};
+use lifecert::{analysis, logging, verify};
 use time::OffsetDateTime;
 
 /// Self-service kiosk for pensioners' annual benefit-eligibility certification.
@@ -65,6 +65,30 @@ enum Command {
         /// The template file to write.
         #[arg(short, long)]
         output: PathBuf,
+    },
+    /// Run the whole liveness-and-match session on a recording, headless.
+    /// Exit 0 passed, 1 not passed, 2 error.
+    Verify {
+        /// The enrolled template (from enroll-template); without it only
+        /// liveness is judged.
+        #[arg(long)]
+        template: Option<PathBuf>,
+        /// A video, GIF, image directory or single photo.
+        #[arg(long)]
+        input: PathBuf,
+        /// Fixed challenges, e.g. `blink,left` (instead of a random plan).
+        #[arg(long, conflicts_with = "seed")]
+        challenges: Option<String>,
+        /// Seed of the random challenge plan (default 0).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Replay the recording in a loop until the check finishes (the
+        /// engine's total timeout still ends it).
+        #[arg(long = "loop")]
+        looping: bool,
     },
 }
 
@@ -148,6 +172,38 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(analysis::compare(
                 &config, &first, &second, &mut out,
             )))
+        }
+        Some(Command::Verify {
+            template,
+            input,
+            challenges,
+            seed,
+            json,
+            looping,
+        }) => {
+            logging::init_stderr();
+            let config = match load_config(cli.config.as_ref()) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let challenges = match challenges.as_deref().map(verify::parse_challenges) {
+                None => None,
+                Some(Ok(c)) => Some(c),
+                Some(Err(e)) => {
+                    eprintln!("lifecert: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let request = verify::Request {
+                template: template.as_deref(),
+                input: &input,
+                challenges,
+                seed: seed.unwrap_or(0),
+                json,
+                looping,
+            };
+            let mut out = std::io::stdout().lock();
+            Ok(ExitCode::from(verify::verify(&config, &request, &mut out)))
         }
         Some(Command::EnrollTemplate { images, output }) => {
             logging::init_stderr();

@@ -1,0 +1,255 @@
+//! One liveness-and-match session: camera frames → vision → the core liveness
+//! state machine → matching against the template.
+//!
+//! The kiosk runs this on its capture worker; `lifecert verify` runs the very
+//! same driver headless on a recording. Time comes from the frames'
+//! timestamps (the replay camera reads them from the file), so a recording
+//! and a seed always give the same verdict.
+
+use std::time::Duration;
+
+use lifecert_core::flow::{CaptureFailure, CaptureOutcome};
+use lifecert_core::liveness::{
+    FaceInput, FrameInput, Liveness, LivenessEvent, LivenessParams, Outcome, Plan,
+};
+use lifecert_core::matching::{MatchDecision, MatchPolicy};
+use lifecert_vision::{Analyzer, Embedding, Frame, PrimaryFace, Template, VisionError};
+
+use crate::camera::FrameSource;
+
+/// Mesh indices of the cheek edges (subject's right, image left; and left)
+/// and the nose tip (MediaPipe face mesh).
+const RIGHT_CHEEK: usize = 234;
+const LEFT_CHEEK: usize = 454;
+const NOSE_TIP: usize = 1;
+
+/// The 2D nose-tip offset from the cheek midpoint along the cheek line,
+/// divided by half the cheek distance (roll-free by construction). A real
+/// head turn moves the nose towards one cheek; a turned flat photo does not.
+pub fn nose_offset(face: &PrimaryFace) -> f32 {
+    let (Some(r), Some(l), Some(n)) = (
+        face.mesh.get(RIGHT_CHEEK),
+        face.mesh.get(LEFT_CHEEK),
+        face.mesh.get(NOSE_TIP),
+    ) else {
+        return f32::NAN;
+    };
+    let (dx, dy) = (l[0] - r[0], l[1] - r[1]);
+    let len = (dx * dx + dy * dy).sqrt();
+    if len < 1e-3 {
+        return f32::NAN;
+    }
+    let (mx, my) = ((l[0] + r[0]) / 2.0, (l[1] + r[1]) / 2.0);
+    ((n[0] - mx) * dx + (n[1] - my) * dy) / len / (len / 2.0)
+}
+
+/// The liveness engine's view of one analysed frame.
+pub fn frame_input(t: Duration, faces: usize, face: Option<&PrimaryFace>) -> FrameInput {
+    FrameInput {
+        t,
+        faces: u8::try_from(faces).unwrap_or(u8::MAX),
+        face: face.map(|p| FaceInput {
+            ear_left: p.ear_left,
+            ear_right: p.ear_right,
+            mar: p.mar,
+            yaw: p.yaw,
+            pitch: p.pitch,
+            roll: p.roll,
+            face_size: p.face_size,
+            centre: p.centre,
+            brightness: p.brightness,
+            sharpness: p.sharpness,
+            presence: p.presence,
+            nose_offset: nose_offset(p),
+        }),
+    }
+}
+
+/// How the matching ended.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MatchResult {
+    /// No template given (offline evidence, or liveness only).
+    NotRun,
+    /// Distance of the averaged live embedding to the template.
+    Decided {
+        distance: f32,
+        decision: MatchDecision,
+    },
+}
+
+/// Everything a session produced (no images; embeddings stay in memory).
+#[derive(Debug, Clone)]
+pub struct SessionReport {
+    pub plan: Plan,
+    /// The liveness outcome (with per-action timings).
+    pub liveness: Outcome,
+    pub matching: MatchResult,
+    /// Frames analysed.
+    pub frames: u64,
+}
+
+impl SessionReport {
+    /// Liveness passed and, when a template was given, the face matched.
+    pub fn passed(&self) -> bool {
+        self.liveness.passed()
+            && match self.matching {
+                MatchResult::NotRun => true,
+                MatchResult::Decided { decision, .. } => {
+                    matches!(decision, MatchDecision::Match { .. })
+                }
+            }
+    }
+
+    /// The outcome for the kiosk flow.
+    pub fn capture_outcome(&self) -> CaptureOutcome {
+        if let Some(failure) = self.liveness.to_capture_failure() {
+            return CaptureOutcome::Failed(failure);
+        }
+        match self.matching {
+            MatchResult::NotRun => CaptureOutcome::EvidenceCaptured,
+            MatchResult::Decided {
+                decision: MatchDecision::Match { score },
+                ..
+            } => CaptureOutcome::Matched { score },
+            MatchResult::Decided { .. } => CaptureOutcome::Failed(CaptureFailure::Mismatch),
+        }
+    }
+}
+
+/// What can stop a session before the engine decides.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("camera: {0}")]
+    Camera(String),
+    #[error("vision: {0}")]
+    Vision(#[from] VisionError),
+    #[error("the recording ended after {frames} frames before the check finished")]
+    Ended { frames: u64 },
+}
+
+/// Receives the engine's progress (the kiosk turns these into flow events).
+pub trait Progress {
+    fn event(&mut self, event: &LivenessEvent);
+}
+
+impl Progress for () {
+    fn event(&mut self, _: &LivenessEvent) {}
+}
+
+/// Runs one session over `source` until the engine finishes.
+pub fn run(
+    source: &mut dyn FrameSource,
+    analyzer: &mut Analyzer,
+    params: LivenessParams,
+    plan: Plan,
+    policy: &MatchPolicy,
+    template: Option<&Template>,
+    progress: &mut dyn Progress,
+) -> Result<SessionReport, SessionError> {
+    analyzer.reset();
+    let pad = analyzer.models().has_pad();
+    let mut engine = Liveness::new(params, plan.clone());
+    let mut samples: Vec<Option<Embedding>> = Vec::new();
+    let mut frames = 0u64;
+    let outcome = loop {
+        let Some(timed) = source
+            .next_frame()
+            .map_err(|e| SessionError::Camera(e.to_string()))?
+        else {
+            return Err(SessionError::Ended { frames });
+        };
+        frames += 1;
+        let analysis = analyzer.analyze(&timed.frame)?;
+        let input = frame_input(
+            timed.timestamp,
+            analysis.faces.len(),
+            analysis.primary.as_ref(),
+        );
+        let mut finished = None;
+        for event in engine.step(&input) {
+            if let LivenessEvent::SampleWanted { sample, .. } = event {
+                take_sample(
+                    analyzer,
+                    &mut engine,
+                    &timed.frame,
+                    analysis.primary.as_ref(),
+                    sample,
+                    pad,
+                    &mut samples,
+                )?;
+            }
+            progress.event(&event);
+            if let LivenessEvent::Finished(outcome) = event {
+                finished = Some(outcome);
+            }
+        }
+        if let Some(outcome) = finished {
+            break outcome;
+        }
+    };
+    let matching = match (&outcome, template) {
+        (Outcome::Passed { evidence }, Some(template)) => {
+            let chosen: Vec<Embedding> = policy
+                .select_frames(&evidence.candidates())
+                .into_iter()
+                .filter_map(|i| samples.get(i as usize).copied().flatten())
+                .collect();
+            match Embedding::mean(&chosen) {
+                Some(mean) => {
+                    let distance = mean.distance(&template.embedding);
+                    MatchResult::Decided {
+                        distance,
+                        decision: policy.decide(distance),
+                    }
+                }
+                None => MatchResult::Decided {
+                    distance: f32::INFINITY,
+                    decision: MatchDecision::NoMatch,
+                },
+            }
+        }
+        _ => MatchResult::NotRun,
+    };
+    // Embeddings are biometric data: gone with the session.
+    samples.clear();
+    Ok(SessionReport {
+        plan,
+        liveness: outcome,
+        matching,
+        frames,
+    })
+}
+
+/// Embeds the frame for sample `sample`, reports its distance to sample 0
+/// (same person throughout) and, with a PAD model, its spoof score.
+fn take_sample(
+    analyzer: &mut Analyzer,
+    engine: &mut Liveness,
+    frame: &Frame,
+    face: Option<&PrimaryFace>,
+    sample: u32,
+    pad: bool,
+    samples: &mut Vec<Option<Embedding>>,
+) -> Result<(), SessionError> {
+    let index = sample as usize;
+    if samples.len() <= index {
+        samples.resize(index + 1, None);
+    }
+    let Some(face) = face else {
+        // No face: the engine's sample deadline fails the check.
+        return Ok(());
+    };
+    let embedding = analyzer.embed(frame, face)?;
+    if pad && let Some(score) = analyzer.pad_score(frame, face)? {
+        engine.record_pad_score(score);
+    }
+    if let Some(slot) = samples.get_mut(index) {
+        *slot = Some(embedding);
+    }
+    if index > 0
+        && let Some(first) = samples.first().copied().flatten()
+    {
+        engine.record_sample_distance(sample, embedding.distance(&first));
+    }
+    Ok(())
+}

@@ -1,0 +1,282 @@
+//! `lifecert verify`: the whole liveness-and-match session, headless, on a
+//! recording, through the same driver the kiosk uses ([`crate::session`]).
+//!
+//! Exit codes: 0 passed, 1 not passed, 2 error. Deterministic for the same
+//! input and seed: the replay camera feeds the file's timestamps.
+
+use std::io::Write;
+use std::path::Path;
+
+use lifecert_core::action::Action;
+use lifecert_core::liveness::{LivenessParams, Outcome, Plan, plan};
+use lifecert_core::matching::{MatchDecision, MatchPolicy};
+use lifecert_vision::{Analyzer, Template};
+
+use crate::analysis::{EXIT_ERROR, EXIT_NO, EXIT_OK, load_models};
+use crate::camera::{Pacing, ReplayOptions, StillRepeat, open_replay_with};
+use crate::config::Config;
+use crate::session::{self, MatchResult, SessionError, SessionReport};
+
+/// Parses `--challenges`: action names (`blink`, `open_mouth`, `turn_left`,
+/// …) or the short forms `mouth`, `left`, `right`, `up`, `down`.
+pub fn parse_challenges(text: &str) -> Result<Vec<Action>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|name| {
+            let action = match name {
+                "mouth" => Some(Action::OpenMouth),
+                "left" => Some(Action::TurnLeft),
+                "right" => Some(Action::TurnRight),
+                "up" => Some(Action::RaiseHead),
+                "down" => Some(Action::LowerHead),
+                other => Action::from_name(other),
+            };
+            action.ok_or_else(|| {
+                format!(
+                    "unknown challenge `{name}` (allowed: blink, open_mouth/mouth, turn_left/left, \
+                     turn_right/right, raise_head/up, lower_head/down)"
+                )
+            })
+        })
+        .collect()
+}
+
+/// The liveness parameters of the config.
+pub fn liveness_params(config: &Config) -> LivenessParams {
+    LivenessParams::new(
+        config.liveness.actions.clone(),
+        config.liveness.action_count,
+        config.liveness.effective_action_timeout(),
+        config.liveness.effective_total_timeout(),
+        config.vision.pad_threshold as f32,
+    )
+}
+
+/// The matching policy of the config.
+pub fn match_policy(config: &Config) -> MatchPolicy {
+    MatchPolicy::new(
+        config.matching.threshold as f32,
+        config.matching.margin as f32,
+        u8::try_from(config.matching.attempts).unwrap_or(u8::MAX),
+        lifecert_core::matching::MAX_BEST_FRAMES,
+    )
+}
+
+/// What the session is asked to do.
+pub struct Request<'a> {
+    pub template: Option<&'a Path>,
+    pub input: &'a Path,
+    pub challenges: Option<Vec<Action>>,
+    pub seed: u64,
+    pub json: bool,
+    /// Replay the recording in a loop until the check finishes (a short clip
+    /// whose movements come before the neutral baseline is set).
+    pub looping: bool,
+}
+
+/// Runs `lifecert verify`.
+pub fn verify(config: &Config, request: &Request<'_>, out: &mut dyn Write) -> u8 {
+    match run(config, request) {
+        Ok(Verdict::Report(report)) => {
+            let threshold = config.matching.threshold;
+            let written = if request.json {
+                writeln!(out, "{}", to_json(&report, threshold))
+            } else {
+                write_text(out, &report, threshold)
+            };
+            let _ = written;
+            if report.passed() { EXIT_OK } else { EXIT_NO }
+        }
+        Ok(Verdict::Ended(frames)) => {
+            let _ = if request.json {
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({"passed": false, "reason": "recording_ended", "frames": frames})
+                )
+            } else {
+                writeln!(
+                    out,
+                    "verdict: NOT PASSED (the recording ended after {frames} frames, before the check finished)"
+                )
+            };
+            EXIT_NO
+        }
+        Err(message) => {
+            eprintln!("lifecert: {message}");
+            EXIT_ERROR
+        }
+    }
+}
+
+enum Verdict {
+    Report(SessionReport),
+    Ended(u64),
+}
+
+fn run(config: &Config, request: &Request<'_>) -> Result<Verdict, String> {
+    let template = match request.template {
+        Some(path) => Some(Template::load(path).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let models = load_models(config)?;
+    let params = liveness_params(config);
+    let plan = match &request.challenges {
+        Some(actions) => Plan {
+            seed: request.seed,
+            actions: actions.clone(),
+        },
+        None => plan(request.seed, &params.actions, params.action_count),
+    };
+    // A single photo is replayed as a video that lasts past the total timeout:
+    // a held-up picture must fail, not end the recording early.
+    let options = ReplayOptions {
+        pacing: Pacing::AsFastAsPossible,
+        still: StillRepeat::For(params.total_timeout + std::time::Duration::from_secs(2)),
+        looping: request.looping,
+        ..ReplayOptions::default()
+    };
+    let mut source = open_replay_with(request.input, &options)
+        .map_err(|e| format!("cannot open {}: {e}", request.input.display()))?;
+    let mut analyzer = Analyzer::new(models);
+    let policy = match_policy(config);
+    match session::run(
+        source.as_mut(),
+        &mut analyzer,
+        params,
+        plan,
+        &policy,
+        template.as_ref(),
+        &mut (),
+    ) {
+        Ok(report) => Ok(Verdict::Report(report)),
+        Err(SessionError::Ended { frames }) => Ok(Verdict::Ended(frames)),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn secs(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0).round() / 1000.0
+}
+
+fn liveness_reason(outcome: &Outcome) -> Option<String> {
+    match outcome {
+        Outcome::Passed { .. } => None,
+        Outcome::Failed {
+            reason,
+            action,
+            hint,
+            ..
+        } => Some(format!(
+            "{reason:?}{}{}",
+            action
+                .map(|a| format!(" during {}", a.name()))
+                .unwrap_or_default(),
+            hint.map(|h| format!(" (hint: {h:?})")).unwrap_or_default()
+        )),
+    }
+}
+
+fn decision_name(d: MatchDecision) -> &'static str {
+    match d {
+        MatchDecision::Match { .. } => "match",
+        MatchDecision::Uncertain => "uncertain",
+        MatchDecision::NoMatch => "no_match",
+    }
+}
+
+fn to_json(report: &SessionReport, threshold: f64) -> serde_json::Value {
+    let evidence = report.liveness.evidence();
+    let actions: Vec<serde_json::Value> = evidence
+        .actions
+        .iter()
+        .map(|a| {
+            serde_json::json!({
+                "action": a.action.name(),
+                "prompted_s": secs(a.started),
+                "done_s": a.done.map(secs),
+            })
+        })
+        .collect();
+    let matching = match report.matching {
+        MatchResult::NotRun => serde_json::Value::Null,
+        MatchResult::Decided { distance, decision } => serde_json::json!({
+            "distance": if distance.is_finite() { Some(distance) } else { None },
+            "threshold": threshold,
+            "decision": decision_name(decision),
+        }),
+    };
+    serde_json::json!({
+        "passed": report.passed(),
+        "seed": report.plan.seed,
+        "plan": report.plan.actions.iter().map(|a| a.name()).collect::<Vec<_>>(),
+        "liveness": {
+            "passed": report.liveness.passed(),
+            "reason": liveness_reason(&report.liveness),
+            "actions": actions,
+            "finished_s": secs(evidence.finished_at),
+            "pad_mean": evidence.pad_mean,
+        },
+        "matching": matching,
+        "frames": report.frames,
+    })
+}
+
+fn write_text(out: &mut dyn Write, report: &SessionReport, threshold: f64) -> std::io::Result<()> {
+    let evidence = report.liveness.evidence();
+    let names: Vec<&str> = report.plan.actions.iter().map(|a| a.name()).collect();
+    writeln!(
+        out,
+        "plan (seed {}): {}",
+        report.plan.seed,
+        names.join(", ")
+    )?;
+    for a in &evidence.actions {
+        match a.done {
+            Some(done) => writeln!(
+                out,
+                "  {:<11} prompted {:>6.2} s   done {:>6.2} s   ({:.2} s)",
+                a.action.name(),
+                secs(a.started),
+                secs(done),
+                secs(done.saturating_sub(a.started))
+            )?,
+            None => writeln!(
+                out,
+                "  {:<11} prompted {:>6.2} s   not done",
+                a.action.name(),
+                secs(a.started)
+            )?,
+        }
+    }
+    match liveness_reason(&report.liveness) {
+        None => writeln!(
+            out,
+            "liveness: passed at {:.2} s",
+            secs(evidence.finished_at)
+        )?,
+        Some(reason) => writeln!(out, "liveness: FAILED: {reason}")?,
+    }
+    if let Some(pad) = evidence.pad_mean {
+        writeln!(out, "PAD mean real score: {pad:.3}")?;
+    }
+    match report.matching {
+        MatchResult::NotRun => writeln!(out, "matching: not run")?,
+        MatchResult::Decided { distance, decision } => writeln!(
+            out,
+            "matching: distance {distance:.3} (threshold {threshold:.2}): {}",
+            decision_name(decision)
+        )?,
+    }
+    writeln!(
+        out,
+        "verdict: {} ({} frames)",
+        if report.passed() {
+            "PASSED"
+        } else {
+            "NOT PASSED"
+        },
+        report.frames
+    )
+}
