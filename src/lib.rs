@@ -3,6 +3,7 @@
 pub mod analysis;
 pub mod camera;
 pub mod config;
+pub mod eval;
 pub mod logging;
 pub mod session;
 pub mod store;

@@ -11,7 +11,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use lifecert::config::{self, Config};
 use lifecert::store::Store;
-use lifecert::{analysis, logging, verify};
+use lifecert::{analysis, eval, logging, verify};
 use time::OffsetDateTime;
 
 /// Self-service kiosk for pensioners' annual benefit-eligibility certification.
@@ -89,6 +89,18 @@ enum Command {
         /// engine's total timeout still ends it).
         #[arg(long = "loop")]
         looping: bool,
+    },
+    /// Measure verification, liveness and attack detection on a labelled
+    /// manifest (see docs/EVALUATION.md) and print a markdown report.
+    /// Exit 0 written, 2 error.
+    Eval {
+        /// The manifest (tab-separated: file, identity, state_tags, ...;
+        /// paths relative to its folder).
+        #[arg(long)]
+        manifest: PathBuf,
+        /// Write the report here instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
 }
 
@@ -205,6 +217,33 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut out = std::io::stdout().lock();
             Ok(ExitCode::from(verify::verify(&config, &request, &mut out)))
         }
+        Some(Command::Eval { manifest, out }) => {
+            logging::init_stderr();
+            let config = match load_config(cli.config.as_ref()) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let request = eval::Request {
+                manifest: &manifest,
+                command: eval_command_line(),
+            };
+            match out {
+                None => {
+                    let mut stdout = std::io::stdout().lock();
+                    Ok(ExitCode::from(eval::eval(&config, &request, &mut stdout)))
+                }
+                Some(path) => {
+                    // Written only when complete: a failed run leaves no half report.
+                    let mut buffer = Vec::new();
+                    let code = eval::eval(&config, &request, &mut buffer);
+                    if code == analysis::EXIT_OK {
+                        std::fs::write(&path, &buffer)
+                            .with_context(|| format!("cannot write {}", path.display()))?;
+                    }
+                    Ok(ExitCode::from(code))
+                }
+            }
+        }
         Some(Command::EnrollTemplate { images, output }) => {
             logging::init_stderr();
             let config = match load_config(cli.config.as_ref()) {
@@ -218,6 +257,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         None => kiosk(cli.config.as_ref()),
     }
+}
+
+/// The command line as typed (program name shortened to `lifecert`), for the
+/// top of the evaluation report.
+fn eval_command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quoted: Vec<String> = args
+        .iter()
+        .map(|a| {
+            if a.is_empty() || a.contains(|c: char| c.is_whitespace() || c == '\'' || c == '"') {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            } else {
+                a.clone()
+            }
+        })
+        .collect();
+    format!("lifecert {}", quoted.join(" "))
 }
 
 fn hash_pin() -> anyhow::Result<ExitCode> {

@@ -12,6 +12,7 @@ use std::sync::{Arc, OnceLock};
 
 use lifecert::analysis::embed_frame;
 use lifecert::camera::{Pacing, open_replay};
+use lifecert::eval::{is_image, is_single_identity, pair_distances, roc_auc};
 use lifecert_vision::{Analyzer, Embedding, Models, PrimaryFace, load_image};
 
 fn repo() -> PathBuf {
@@ -225,34 +226,9 @@ fn identity_images(dir: &Path) -> Vec<(String, PathBuf)> {
         .filter(|r| {
             r[0].starts_with("face_recognition_examples/") || r[0].starts_with("dlib_examples/")
         })
-        .filter(|r| {
-            let id = &r[1];
-            !(id.contains('+')
-                || id.starts_with("unknown")
-                || id == "none"
-                || id.starts_with("collage"))
-        })
-        .filter(|r| {
-            let lower = r[0].to_ascii_lowercase();
-            [".jpg", ".jpeg", ".png"].iter().any(|e| lower.ends_with(e))
-        })
+        .filter(|r| is_single_identity(&r[1]) && is_image(&r[0]))
         .map(|r| (r[1].clone(), dir.join(&r[0])))
         .collect()
-}
-
-/// Area under the ROC curve, with distances (smaller = more alike).
-fn roc_auc(genuine: &[f32], impostor: &[f32]) -> f64 {
-    let mut wins = 0.0;
-    for g in genuine {
-        for i in impostor {
-            if g < i {
-                wins += 1.0;
-            } else if g == i {
-                wins += 0.5;
-            }
-        }
-    }
-    wins / (genuine.len() as f64 * impostor.len() as f64)
 }
 
 #[test]
@@ -270,17 +246,7 @@ fn identity_verification_roc() {
             None => no_face.push(path),
         }
     }
-    let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
-    for (i, (a, ea)) in embedded.iter().enumerate() {
-        for (b, eb) in &embedded[i + 1..] {
-            let d = ea.distance(eb);
-            if a == b {
-                genuine.push(d)
-            } else {
-                impostor.push(d)
-            }
-        }
-    }
+    let (genuine, impostor) = pair_distances(&embedded);
     let auc = roc_auc(&genuine, &impostor);
     let mut sorted = impostor.clone();
     sorted.sort_by(f32::total_cmp);
