@@ -10,32 +10,9 @@ use std::process::Command;
 
 use lifecert::eval::{annotated_actions, is_single_identity, read_manifest, roc};
 use lifecert_core::action::Action;
-use lifecert_vision::Models;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn faces() -> Option<PathBuf> {
-    let dir = repo().join("../shared/testdata/faces");
-    if dir.join("MANIFEST.tsv").is_file() {
-        Some(dir)
-    } else {
-        println!("SKIP: ../shared/testdata/faces is missing");
-        None
-    }
-}
-
-fn models_present() -> bool {
-    match Models::load(&repo().join("models")) {
-        Ok(_) => true,
-        Err(e) => {
-            assert!(std::env::var("CI").is_err(), "models missing under CI: {e}");
-            println!("SKIP: models not built ({e})");
-            false
-        }
-    }
-}
+mod common;
+use common::{faces, models, repo};
 
 #[test]
 fn roc_figures_of_separated_and_overlapping_scores() {
@@ -145,7 +122,7 @@ fn small_manifest(shared: &Path, tmp: &Path) -> PathBuf {
 #[test]
 fn eval_reports_every_section_with_sane_numbers() {
     let Some(shared) = faces() else { return };
-    if !models_present() {
+    if models().is_none() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

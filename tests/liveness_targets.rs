@@ -7,37 +7,18 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 
 use lifecert::analysis::embed_frame;
 use lifecert::camera::{Pacing, open_replay};
-use lifecert_vision::{Analyzer, EMBEDDING_MODEL_ID, Models, TEMPLATE_VERSION, Template};
+use lifecert_vision::{Analyzer, EMBEDDING_MODEL_ID, TEMPLATE_VERSION, Template};
 use serde_json::Value;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn faces() -> Option<PathBuf> {
-    let dir = repo().join("../shared/testdata/faces");
-    if !dir.join("MANIFEST.tsv").is_file() {
-        println!("SKIP: ../shared/testdata/faces is missing");
-        return None;
-    }
-    match Models::load(&repo().join("models")) {
-        Ok(_) => Some(dir),
-        Err(e) => {
-            assert!(std::env::var("CI").is_err(), "models missing under CI: {e}");
-            println!("SKIP: models not built ({e})");
-            None
-        }
-    }
-}
+mod common;
+use common::{faces_and_models as faces, models, repo};
 
 /// A template enrolled from frame `index` of a recording (in a temp dir).
 fn template_from(recording: &Path, index: u64, dir: &Path) -> PathBuf {
-    let models = Arc::new(Models::load(&repo().join("models")).unwrap());
-    let mut analyzer = Analyzer::new(models);
+    let mut analyzer = Analyzer::new(models().unwrap());
     let mut source = open_replay(recording, Pacing::AsFastAsPossible).unwrap();
     let frame = loop {
         let timed = source.next_frame().unwrap().unwrap();

@@ -8,43 +8,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, OnceLock};
 
 use lifecert::analysis::embed_frame;
 use lifecert::camera::{Pacing, open_replay};
 use lifecert::eval::{is_image, is_single_identity, pair_distances, roc_auc};
-use lifecert_vision::{Analyzer, Embedding, Models, PrimaryFace, load_image};
+use lifecert_vision::{Analyzer, Embedding, PrimaryFace, load_image};
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn faces() -> Option<PathBuf> {
-    let dir = repo().join("../shared/testdata/faces");
-    if dir.join("MANIFEST.tsv").is_file() {
-        Some(dir)
-    } else {
-        println!("SKIP: ../shared/testdata/faces is missing");
-        None
-    }
-}
-
-fn models() -> Option<Arc<Models>> {
-    static MODELS: OnceLock<Option<Arc<Models>>> = OnceLock::new();
-    MODELS
-        .get_or_init(|| match Models::load(&repo().join("models")) {
-            Ok(m) => Some(Arc::new(m)),
-            Err(e) => {
-                assert!(
-                    std::env::var("CI").is_err(),
-                    "models missing under CI (the test command builds them): {e}"
-                );
-                println!("SKIP: models not built ({e}); run bash models/build.sh");
-                None
-            }
-        })
-        .clone()
-}
+mod common;
+use common::{faces, models, repo};
 
 /// Per-frame (t, primary face) of a recording.
 fn series(path: &Path) -> Vec<(f64, Option<PrimaryFace>)> {
