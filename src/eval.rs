@@ -46,10 +46,9 @@ use lifecert_core::liveness::Plan;
 use lifecert_vision::{Analyzer, Embedding, Frame, Models, PrimaryFace};
 
 use crate::analysis::{EXIT_ERROR, EXIT_OK, STILL_RETRY_MARGIN, load_models, pad_frame};
-use crate::camera::{Pacing, ReplayOptions, StillRepeat, open_replay_with};
 use crate::config::Config;
-use crate::session::{self, SessionError};
-use crate::verify::{liveness_params, match_policy};
+use crate::session::SessionError;
+use crate::verify::replay_session;
 
 /// EAR below this is "eyes closed" on a still (the smaller eye; the eye
 /// nearer the camera when |yaw| > [`NEAR_EYE_YAW_DEG`]).
@@ -488,31 +487,11 @@ pub fn run_challenge(
         config.liveness.action_timeout = LOOP_ACTION_TIMEOUT;
         config.liveness.total_timeout = LOOP_TOTAL_TIMEOUT;
     }
-    let params = liveness_params(&config);
-    let options = ReplayOptions {
-        pacing: Pacing::AsFastAsPossible,
-        still: StillRepeat::For(params.total_timeout + Duration::from_secs(2)),
-        looping,
-        ..ReplayOptions::default()
-    };
-    let mut source = match open_replay_with(input, &options) {
-        Ok(s) => s,
-        Err(e) => return RunResult::Error(format!("cannot open {}: {e}", input.display())),
-    };
-    let mut analyzer = Analyzer::new(models.clone());
     let plan = Plan {
         seed: 0,
         actions: vec![action],
     };
-    match session::run(
-        source.as_mut(),
-        &mut analyzer,
-        params,
-        plan,
-        &match_policy(&config),
-        None,
-        &mut (),
-    ) {
+    match replay_session(&config, models.clone(), input, plan, None, looping) {
         Ok(report) if report.passed() => RunResult::Passed,
         Ok(_) => RunResult::Failed,
         Err(SessionError::Ended { .. }) => RunResult::Ended,

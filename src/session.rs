@@ -119,6 +119,8 @@ impl SessionReport {
 /// What can stop a session before the engine decides.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
+    #[error("cannot open {path}: {reason}")]
+    Open { path: String, reason: String },
     #[error("camera: {0}")]
     Camera(String),
     #[error("vision: {0}")]

@@ -6,11 +6,12 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 use lifecert_core::action::Action;
 use lifecert_core::liveness::{LivenessParams, Outcome, Plan, plan};
 use lifecert_core::matching::{MatchDecision, MatchPolicy};
-use lifecert_vision::{Analyzer, Template};
+use lifecert_vision::{Analyzer, Models, Template};
 
 use crate::analysis::{EXIT_ERROR, EXIT_NO, EXIT_OK, load_models};
 use crate::camera::{Pacing, ReplayOptions, StillRepeat, open_replay_with};
@@ -115,40 +116,64 @@ enum Verdict {
     Ended(u64),
 }
 
+/// Replays a recording through one session, the way both `verify` and `eval`
+/// do: as fast as possible, a single photo held up past the total timeout (a
+/// picture must fail, not end the recording early), optionally looped.
+pub fn replay_session(
+    config: &Config,
+    models: Arc<Models>,
+    input: &Path,
+    plan: Plan,
+    template: Option<&Template>,
+    looping: bool,
+) -> Result<SessionReport, SessionError> {
+    let params = liveness_params(config);
+    let options = ReplayOptions {
+        pacing: Pacing::AsFastAsPossible,
+        still: StillRepeat::For(params.total_timeout + std::time::Duration::from_secs(2)),
+        looping,
+        ..ReplayOptions::default()
+    };
+    let mut source = open_replay_with(input, &options).map_err(|e| SessionError::Open {
+        path: input.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let mut analyzer = Analyzer::new(models);
+    session::run(
+        source.as_mut(),
+        &mut analyzer,
+        params,
+        plan,
+        &match_policy(config),
+        template,
+        &mut (),
+    )
+}
+
 fn run(config: &Config, request: &Request<'_>) -> Result<Verdict, String> {
     let template = match request.template {
         Some(path) => Some(Template::load(path).map_err(|e| e.to_string())?),
         None => None,
     };
     let models = load_models(config)?;
-    let params = liveness_params(config);
     let plan = match &request.challenges {
         Some(actions) => Plan {
             seed: request.seed,
             actions: actions.clone(),
         },
-        None => plan(request.seed, &params.actions, params.action_count),
+        None => plan(
+            request.seed,
+            &config.liveness.actions,
+            config.liveness.action_count,
+        ),
     };
-    // A single photo is replayed as a video that lasts past the total timeout:
-    // a held-up picture must fail, not end the recording early.
-    let options = ReplayOptions {
-        pacing: Pacing::AsFastAsPossible,
-        still: StillRepeat::For(params.total_timeout + std::time::Duration::from_secs(2)),
-        looping: request.looping,
-        ..ReplayOptions::default()
-    };
-    let mut source = open_replay_with(request.input, &options)
-        .map_err(|e| format!("cannot open {}: {e}", request.input.display()))?;
-    let mut analyzer = Analyzer::new(models);
-    let policy = match_policy(config);
-    match session::run(
-        source.as_mut(),
-        &mut analyzer,
-        params,
+    match replay_session(
+        config,
+        models,
+        request.input,
         plan,
-        &policy,
         template.as_ref(),
-        &mut (),
+        request.looping,
     ) {
         Ok(report) => Ok(Verdict::Report(report)),
         Err(SessionError::Ended { frames }) => Ok(Verdict::Ended(frames)),
