@@ -41,6 +41,8 @@ enum Command {
     },
     /// Hash a staff PIN (read from standard input) for `session.staff_pin_hash`.
     HashPin,
+    /// List every voice prompt as `clip<TAB>text` (input of scripts/voice/build.sh).
+    Prompts,
     /// Per-frame face measures of a video, GIF, image directory or photo.
     /// Exit 0 done, 2 error.
     Analyze {
@@ -156,6 +158,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::HashPin) => hash_pin(),
+        Some(Command::Prompts) => {
+            let mut out = std::io::stdout().lock();
+            for prompt in lifecert_core::flow::Prompt::all() {
+                writeln!(out, "{}\t{}", prompt.clip(), prompt.text_zh())?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Analyze { input, json, csv }) => {
             logging::init_stderr();
             let config = match load_config(cli.config.as_ref()) {

@@ -97,6 +97,19 @@ pub enum QualityHint {
 }
 
 impl QualityHint {
+    /// Every hint, in a stable order.
+    pub const ALL: [QualityHint; 9] = [
+        QualityHint::NoFace,
+        QualityHint::SeveralFaces,
+        QualityHint::TooDark,
+        QualityHint::TooBright,
+        QualityHint::TooFar,
+        QualityHint::TooNear,
+        QualityHint::OffCentre,
+        QualityHint::Blurry,
+        QualityHint::NotFacing,
+    ];
+
     /// The hint shown and voiced, in plain Chinese.
     pub fn text_zh(self) -> &'static str {
         match self {
@@ -137,6 +150,42 @@ pub enum CaptureOutcome {
     EvidenceCaptured,
     /// The attempt failed.
     Failed(CaptureFailure),
+}
+
+/// How a staff face enrolment ended (completion of [`Effect::StartEnrolment`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnrolOutcome {
+    /// The template is stored on this kiosk; `sent` when the central system
+    /// also has it, otherwise it is queued for upload.
+    Saved { frames: u8, sent: bool },
+    /// Not enough good frames in the time allowed.
+    NotEnoughFrames,
+    /// The camera or models failed.
+    DeviceFault,
+    /// The template could not be stored.
+    StoreFailed,
+}
+
+impl EnrolOutcome {
+    /// The outcome in plain words, for the staff screen.
+    pub fn text_zh(self) -> String {
+        match self {
+            EnrolOutcome::Saved { frames, sent: true } => {
+                format!("人脸信息采集完成（{frames}张），已上传社保中心")
+            }
+            EnrolOutcome::Saved {
+                frames,
+                sent: false,
+            } => {
+                format!("人脸信息采集完成（{frames}张），已保存在本机，联网后上传")
+            }
+            EnrolOutcome::NotEnoughFrames => {
+                "没有采集到足够清晰的正脸照片，请调整光线和距离后重试".into()
+            }
+            EnrolOutcome::DeviceFault => "摄像头或识别模型故障，请检查设备后重试".into(),
+            EnrolOutcome::StoreFailed => "人脸信息保存失败，请检查数据目录的磁盘空间和权限".into(),
+        }
+    }
 }
 
 /// Why the central system could not answer.
@@ -199,6 +248,18 @@ pub enum Event {
     },
     /// Completion of [`Effect::VerifyPin`].
     PinChecked { request: RequestId, ok: bool },
+    /// Enrolment progress: good frames collected so far, and a live hint.
+    EnrolProgress {
+        request: RequestId,
+        good: u8,
+        needed: u8,
+        hint: Option<QualityHint>,
+    },
+    /// Completion of [`Effect::StartEnrolment`].
+    EnrolDone {
+        request: RequestId,
+        outcome: EnrolOutcome,
+    },
     /// A part failed (health monitor).
     Fault(Part),
     /// A part works again.
@@ -252,6 +313,8 @@ pub enum Intent {
     SyncNow,
     /// Staff: camera self-test.
     SelfTest,
+    /// Staff: face enrolment (人脸采集建模).
+    Enrol,
     /// Staff: leave staff mode.
     ExitStaff,
 }
@@ -290,10 +353,62 @@ pub enum Prompt {
     OutOfService,
     StaffPin,
     StaffLocked,
+    StaffMenu,
+    EnrolId,
+    EnrolCapture,
+    EnrolDone,
+    EnrolFailed,
+    Printing,
     Goodbye,
 }
 
 impl Prompt {
+    /// Every prompt, in a stable order (one clip each).
+    pub fn all() -> Vec<Prompt> {
+        let mut all = vec![
+            Prompt::Welcome,
+            Prompt::Consent,
+            Prompt::Alternatives,
+            Prompt::ChooseWho,
+            Prompt::EnterOperatorId,
+            Prompt::EnterPensionerId,
+            Prompt::Checking,
+            Prompt::NotInScope,
+            Prompt::IdentityChanged,
+            Prompt::Suspended,
+            Prompt::Terminated,
+            Prompt::AlreadyCertified,
+            Prompt::NoTemplate,
+            Prompt::ServiceUnavailable,
+            Prompt::Guidance,
+        ];
+        all.extend(Action::ALL.map(Prompt::Do));
+        all.extend(QualityHint::ALL.map(Prompt::Hint));
+        all.extend([
+            Prompt::Processing,
+            Prompt::Success,
+            Prompt::Accepted,
+            Prompt::FaceMismatch,
+            Prompt::LivenessIncomplete,
+            Prompt::Timeout,
+            Prompt::PersonChanged,
+            Prompt::DeviceFault,
+            Prompt::AppealSubmitted,
+            Prompt::History,
+            Prompt::OutOfService,
+            Prompt::StaffPin,
+            Prompt::StaffLocked,
+            Prompt::StaffMenu,
+            Prompt::EnrolId,
+            Prompt::EnrolCapture,
+            Prompt::EnrolDone,
+            Prompt::EnrolFailed,
+            Prompt::Printing,
+            Prompt::Goodbye,
+        ]);
+        all
+    }
+
     /// The text spoken (and the source of the generated clip).
     pub fn text_zh(self) -> &'static str {
         match self {
@@ -327,6 +442,12 @@ impl Prompt {
             Prompt::OutOfService => "本机暂停服务，请联系工作人员",
             Prompt::StaffPin => "请输入工作人员密码",
             Prompt::StaffLocked => "密码错误次数过多，请稍后再试",
+            Prompt::StaffMenu => "已进入工作人员菜单",
+            Prompt::EnrolId => "请输入采集人的身份证号码",
+            Prompt::EnrolCapture => "请正对摄像头，保持不动",
+            Prompt::EnrolDone => "人脸信息采集完成",
+            Prompt::EnrolFailed => "人脸信息采集未完成，请重试",
+            Prompt::Printing => "正在打印凭条，请取走凭条",
             Prompt::Goodbye => "谢谢使用，再见",
         }
     }
@@ -420,6 +541,12 @@ pub enum Effect {
     PrintReceipt(Receipt),
     /// Sync the outbox now.
     SyncNow,
+    /// Staff enrolment: collect good frontal frames of `person` (camera on),
+    /// build a template, store it and send or queue it.
+    StartEnrolment {
+        request: RequestId,
+        person: IdNumber,
+    },
     /// Write an audit entry (never names, images, embeddings or full ID numbers).
     Audit {
         event: &'static str,

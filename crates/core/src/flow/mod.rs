@@ -30,8 +30,8 @@ use lifecert_protocol::{BenefitType, CertResult, Method, PersonStatus};
 use time::OffsetDateTime;
 
 pub use effects::{
-    CaptureFailure, CaptureOutcome, Effect, Event, HistoryEntry, Intent, Part, Prompt, Purpose,
-    QualityHint, Receipt, RequestId, ResultRecord, Role, ServiceFailure, TimerId,
+    CaptureFailure, CaptureOutcome, Effect, EnrolOutcome, Event, HistoryEntry, Intent, Part,
+    Prompt, Purpose, QualityHint, Receipt, RequestId, ResultRecord, Role, ServiceFailure, TimerId,
 };
 pub use screen::{EntryState, FailReason, Ineligible, Screen};
 
@@ -170,6 +170,18 @@ enum State {
     },
     StaffHome,
     StaffSelfTest,
+    StaffEnrolId {
+        entry: String,
+    },
+    StaffEnrolCapture {
+        request: RequestId,
+        good: u8,
+        needed: u8,
+        hint: Option<QualityHint>,
+    },
+    StaffEnrolDone {
+        outcome: EnrolOutcome,
+    },
 }
 
 impl State {
@@ -178,13 +190,21 @@ impl State {
     }
 
     fn wants_camera(&self) -> bool {
-        matches!(self, State::Capture { .. } | State::StaffSelfTest)
+        matches!(
+            self,
+            State::Capture { .. } | State::StaffSelfTest | State::StaffEnrolCapture { .. }
+        )
     }
 
     fn is_staff(&self) -> bool {
         matches!(
             self,
-            State::StaffPin { .. } | State::StaffHome | State::StaffSelfTest
+            State::StaffPin { .. }
+                | State::StaffHome
+                | State::StaffSelfTest
+                | State::StaffEnrolId { .. }
+                | State::StaffEnrolCapture { .. }
+                | State::StaffEnrolDone { .. }
         )
     }
 }
@@ -204,6 +224,8 @@ pub struct Flow {
     session: Option<Session>,
     faults: BTreeSet<Part>,
     staff: StaffGuard,
+    /// The person being enrolled in staff mode (identity data: wiped with the session).
+    enrol: Option<IdNumber>,
     camera_on: bool,
     inactivity: Option<TimerId>,
     next_id: u64,
@@ -218,6 +240,7 @@ impl Flow {
             session: None,
             faults: BTreeSet::new(),
             staff: StaffGuard::default(),
+            enrol: None,
             camera_on: false,
             inactivity: None,
             next_id: 0,
@@ -232,10 +255,12 @@ impl Flow {
     /// Whether the flow holds any identity data (ID numbers, typed digits, PIN).
     pub fn holds_identity(&self) -> bool {
         let typed = match &self.state {
-            State::Identity { entry, .. } | State::StaffPin { entry, .. } => !entry.is_empty(),
+            State::Identity { entry, .. }
+            | State::StaffPin { entry, .. }
+            | State::StaffEnrolId { entry } => !entry.is_empty(),
             _ => false,
         };
-        typed || self.session.is_some()
+        typed || self.session.is_some() || self.enrol.is_some()
     }
 
     /// Whether the flow has asked for the camera to be on.
@@ -345,7 +370,36 @@ impl Flow {
                 faults: self.faults(),
             },
             State::StaffSelfTest => Screen::StaffSelfTest,
+            State::StaffEnrolId { entry } => Screen::StaffEnrolId {
+                echo: mask_partial(entry),
+                state: match check_partial(entry) {
+                    PartialCheck::Incomplete { typed } => EntryState::Incomplete { typed },
+                    PartialCheck::Complete(_) => EntryState::Valid,
+                    PartialCheck::Invalid(e) => EntryState::Invalid {
+                        message_zh: e.user_message_zh().to_string(),
+                    },
+                },
+            },
+            State::StaffEnrolCapture {
+                good, needed, hint, ..
+            } => Screen::StaffEnrolCapture {
+                masked_id: self.enrol_masked(),
+                good: *good,
+                needed: *needed,
+                hint: *hint,
+            },
+            State::StaffEnrolDone { outcome } => Screen::StaffEnrolDone {
+                masked_id: self.enrol_masked(),
+                outcome: *outcome,
+            },
         }
+    }
+
+    fn enrol_masked(&self) -> String {
+        self.enrol
+            .as_ref()
+            .map(IdNumber::masked)
+            .unwrap_or_default()
     }
 
     /// Feeds one event; returns the effects to run, in order.
@@ -455,6 +509,50 @@ impl Flow {
                 }
             }
             Event::PinChecked { request, ok } => self.on_pin_checked(request, ok, &mut fx),
+            Event::EnrolProgress {
+                request,
+                good,
+                needed,
+                hint,
+            } => {
+                if let State::StaffEnrolCapture {
+                    request: current,
+                    good: shown_good,
+                    needed: shown_needed,
+                    hint: shown_hint,
+                } = &mut self.state
+                    && *current == request
+                {
+                    let new_hint = hint.is_some() && *shown_hint != hint;
+                    *shown_good = good;
+                    *shown_needed = needed;
+                    *shown_hint = hint;
+                    if let (true, Some(h)) = (new_hint, hint) {
+                        fx.push(Effect::Speak(Prompt::Hint(h)));
+                    }
+                    self.touch(&mut fx);
+                }
+            }
+            Event::EnrolDone { request, outcome } => {
+                if matches!(self.state, State::StaffEnrolCapture { request: current, .. } if current == request)
+                {
+                    let label = match outcome {
+                        EnrolOutcome::Saved { sent: true, .. } => "sent",
+                        EnrolOutcome::Saved { sent: false, .. } => "queued",
+                        EnrolOutcome::NotEnoughFrames => "not_enough_frames",
+                        EnrolOutcome::DeviceFault => "device_fault",
+                        EnrolOutcome::StoreFailed => "store_failed",
+                    };
+                    self.audit("enrol", label, &mut fx);
+                    let prompt = if matches!(outcome, EnrolOutcome::Saved { .. }) {
+                        Prompt::EnrolDone
+                    } else {
+                        Prompt::EnrolFailed
+                    };
+                    self.go(State::StaffEnrolDone { outcome }, &mut fx);
+                    fx.push(Effect::Speak(prompt));
+                }
+            }
             Event::Fault(part) => self.on_fault(part, &mut fx),
             Event::Recovered(part) => {
                 self.faults.remove(&part);
@@ -619,6 +717,7 @@ impl Flow {
                     && !self.faults.contains(&Part::Printer)
                 {
                     fx.push(Effect::PrintReceipt(receipt));
+                    fx.push(Effect::Speak(Prompt::Printing));
                 }
             }
             (State::StaffPin { entry, checking }, Intent::Submit) => {
@@ -645,9 +744,48 @@ impl Flow {
                 self.audit("sync_now", "requested", fx);
                 fx.push(Effect::SyncNow);
             }
-            (State::StaffHome, Intent::SelfTest) => self.go(State::StaffSelfTest, fx),
-            (State::StaffSelfTest, Intent::Back) => self.go(State::StaffHome, fx),
-            (State::StaffSelfTest, Intent::ExitStaff) => self.end_session(fx),
+            (State::StaffHome, Intent::SelfTest) => {
+                self.audit("self_test", "started", fx);
+                self.go(State::StaffSelfTest, fx);
+            }
+            (State::StaffHome, Intent::Enrol) => {
+                self.go(
+                    State::StaffEnrolId {
+                        entry: String::new(),
+                    },
+                    fx,
+                );
+                fx.push(Effect::Speak(Prompt::EnrolId));
+            }
+            (State::StaffEnrolId { entry }, Intent::Submit) => {
+                if let PartialCheck::Complete(id) = check_partial(&entry) {
+                    self.enrol = Some(id);
+                    self.start_enrolment(fx);
+                }
+            }
+            (State::StaffEnrolDone { outcome }, Intent::Retry)
+                if !matches!(outcome, EnrolOutcome::Saved { .. }) =>
+            {
+                self.start_enrolment(fx);
+            }
+            (
+                State::StaffSelfTest
+                | State::StaffEnrolId { .. }
+                | State::StaffEnrolCapture { .. }
+                | State::StaffEnrolDone { .. },
+                Intent::Back,
+            ) => {
+                self.enrol = None;
+                fx.push(Effect::WipeSession);
+                self.go(State::StaffHome, fx);
+            }
+            (
+                State::StaffSelfTest
+                | State::StaffEnrolId { .. }
+                | State::StaffEnrolCapture { .. }
+                | State::StaffEnrolDone { .. },
+                Intent::ExitStaff,
+            ) => self.end_session(fx),
             // Anything else does nothing on this screen.
             _ => {}
         }
@@ -941,6 +1079,7 @@ impl Flow {
             self.staff.failures = 0;
             self.audit("staff_login", "ok", fx);
             self.go(State::StaffHome, fx);
+            fx.push(Effect::Speak(Prompt::StaffMenu));
             return;
         }
         self.staff.failures = self.staff.failures.saturating_add(1);
@@ -1011,6 +1150,24 @@ impl Flow {
 
     // ----- helpers ----------------------------------------------------------
 
+    fn start_enrolment(&mut self, fx: &mut Vec<Effect>) {
+        let Some(person) = self.enrol.clone() else {
+            return;
+        };
+        let request = self.next_request();
+        self.go(
+            State::StaffEnrolCapture {
+                request,
+                good: 0,
+                needed: 0,
+                hint: None,
+            },
+            fx,
+        );
+        fx.push(Effect::StartEnrolment { request, person });
+        fx.push(Effect::Speak(Prompt::EnrolCapture));
+    }
+
     fn purpose(&self) -> Purpose {
         self.session
             .as_ref()
@@ -1023,7 +1180,7 @@ impl Flow {
 
     fn entry_mut(&mut self) -> Option<(&mut String, usize)> {
         match &mut self.state {
-            State::Identity { entry, .. } => Some((entry, ID_LEN)),
+            State::Identity { entry, .. } | State::StaffEnrolId { entry } => Some((entry, ID_LEN)),
             State::StaffPin {
                 entry,
                 checking: None,
@@ -1091,11 +1248,17 @@ impl Flow {
     fn go(&mut self, next: State, fx: &mut Vec<Effect>) {
         let leaving_capture =
             matches!(self.state, State::Capture { .. }) && !matches!(next, State::Capture { .. });
-        if leaving_capture
+        let leaving_enrol = matches!(self.state, State::StaffEnrolCapture { .. })
+            && !matches!(
+                next,
+                State::StaffEnrolCapture { .. } | State::StaffEnrolDone { .. }
+            );
+        if (leaving_capture
             && !matches!(
                 next,
                 State::Processing { .. } | State::Failed { .. } | State::Recorded { .. }
-            )
+            ))
+            || leaving_enrol
         {
             fx.push(Effect::CancelCapture);
         }
@@ -1122,7 +1285,8 @@ impl Flow {
     /// service when an essential part is down).
     fn end_session(&mut self, fx: &mut Vec<Effect>) {
         let was_staff = self.state.is_staff();
-        if self.session.take().is_some() || !was_staff {
+        let had_enrol = self.enrol.take().is_some();
+        if self.session.take().is_some() || had_enrol || !was_staff {
             fx.push(Effect::WipeSession);
         }
         let next = if self.has_essential_fault() {

@@ -5,7 +5,7 @@
 use lifecert_protocol::BenefitType;
 use time::Date;
 
-use super::effects::{HistoryEntry, Part, Purpose, QualityHint, Role};
+use super::effects::{EnrolOutcome, HistoryEntry, Part, Purpose, QualityHint, Role};
 use crate::action::Action;
 
 /// The state of a keypad entry, for live validation.
@@ -180,4 +180,18 @@ pub enum Screen {
     StaffHome { faults: Vec<Part> },
     /// Camera self-test with live measures.
     StaffSelfTest,
+    /// Staff enrolment: the ID number of the person to enrol.
+    StaffEnrolId { echo: String, state: EntryState },
+    /// Staff enrolment: collecting good frames (camera on).
+    StaffEnrolCapture {
+        masked_id: String,
+        good: u8,
+        needed: u8,
+        hint: Option<QualityHint>,
+    },
+    /// Staff enrolment finished.
+    StaffEnrolDone {
+        masked_id: String,
+        outcome: EnrolOutcome,
+    },
 }

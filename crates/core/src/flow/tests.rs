@@ -55,7 +55,8 @@ impl Kiosk {
                 | Effect::StartCapture { request, .. }
                 | Effect::RecordResult { request, .. }
                 | Effect::FetchHistory { request, .. }
-                | Effect::VerifyPin { request, .. } => self.request = Some(*request),
+                | Effect::VerifyPin { request, .. }
+                | Effect::StartEnrolment { request, .. } => self.request = Some(*request),
                 Effect::StartTimer { id, .. } => self.timers.push(*id),
                 _ => {}
             }
@@ -896,45 +897,124 @@ fn stale_completions_are_ignored() {
 
 #[test]
 fn prompts_have_text_and_distinct_clips() {
-    let mut prompts = vec![
-        Prompt::Welcome,
-        Prompt::Consent,
-        Prompt::Alternatives,
-        Prompt::ChooseWho,
-        Prompt::EnterOperatorId,
-        Prompt::EnterPensionerId,
-        Prompt::Checking,
-        Prompt::NotInScope,
-        Prompt::IdentityChanged,
-        Prompt::Suspended,
-        Prompt::Terminated,
-        Prompt::AlreadyCertified,
-        Prompt::NoTemplate,
-        Prompt::ServiceUnavailable,
-        Prompt::Guidance,
-        Prompt::Processing,
-        Prompt::Success,
-        Prompt::Accepted,
-        Prompt::FaceMismatch,
-        Prompt::LivenessIncomplete,
-        Prompt::Timeout,
-        Prompt::PersonChanged,
-        Prompt::DeviceFault,
-        Prompt::AppealSubmitted,
-        Prompt::History,
-        Prompt::OutOfService,
-        Prompt::StaffPin,
-        Prompt::StaffLocked,
-        Prompt::Goodbye,
-    ];
-    prompts.extend(Action::ALL.map(Prompt::Do));
-    prompts.push(Prompt::Hint(QualityHint::TooDark));
+    let prompts = Prompt::all();
     let clips: BTreeSet<String> = prompts.iter().map(|p| p.clip()).collect();
     assert_eq!(clips.len(), prompts.len());
     assert!(clips.contains("staff_locked"));
     assert!(clips.contains("do_turn_left"));
     assert!(clips.contains("hint_toodark"));
+    assert!(clips.contains("enrol_capture"));
     assert!(prompts.iter().all(|p| !p.text_zh().is_empty()));
+    // Every action and every hint is voiced.
+    for action in Action::ALL {
+        assert!(prompts.contains(&Prompt::Do(action)));
+    }
+    for hint in QualityHint::ALL {
+        assert!(prompts.contains(&Prompt::Hint(hint)));
+    }
+}
+
+#[test]
+fn staff_enrolment_collects_frames_then_returns_to_the_menu() {
+    let mut k = Kiosk::new();
+    k.intent(Intent::Staff);
+    k.type_in("246810");
+    k.intent(Intent::Submit);
+    let request = k.req();
+    let fx = k.send(Event::PinChecked { request, ok: true });
+    assert!(fx.contains(&Effect::Speak(Prompt::StaffMenu)));
+    let fx = k.intent(Intent::Enrol);
+    assert!(fx.contains(&Effect::Speak(Prompt::EnrolId)));
+    assert!(!k.flow.camera_on(), "no camera while the ID is typed");
+    k.type_in(PENSIONER);
+    assert!(matches!(
+        k.flow.screen(),
+        Screen::StaffEnrolId {
+            state: EntryState::Valid,
+            ..
+        }
+    ));
+    let fx = k.intent(Intent::Submit);
+    assert!(fx.contains(&Effect::CameraOn));
+    let Some(Effect::StartEnrolment { person, .. }) = fx
+        .iter()
+        .find(|e| matches!(e, Effect::StartEnrolment { .. }))
+    else {
+        panic!("no enrolment started: {fx:?}")
+    };
+    assert_eq!(person, &id(PENSIONER));
+    let request = k.req();
+    k.send(Event::EnrolProgress {
+        request,
+        good: 2,
+        needed: 5,
+        hint: Some(QualityHint::TooDark),
+    });
+    let Screen::StaffEnrolCapture {
+        masked_id,
+        good,
+        needed,
+        hint,
+    } = k.flow.screen()
+    else {
+        panic!("{:?}", k.flow.screen())
+    };
+    assert_eq!((good, needed, hint), (2, 5, Some(QualityHint::TooDark)));
+    assert!(!masked_id.contains(PENSIONER) && masked_id.contains('*'));
+    // A stale completion is ignored.
+    k.send(Event::EnrolDone {
+        request: RequestId(1),
+        outcome: EnrolOutcome::NotEnoughFrames,
+    });
+    assert!(matches!(k.flow.screen(), Screen::StaffEnrolCapture { .. }));
+    let fx = k.send(Event::EnrolDone {
+        request,
+        outcome: EnrolOutcome::NotEnoughFrames,
+    });
+    assert!(fx.contains(&Effect::CameraOff));
+    assert!(fx.contains(&Effect::Speak(Prompt::EnrolFailed)));
+    // Retry starts a fresh capture for the same person.
+    let fx = k.intent(Intent::Retry);
+    assert!(fx.contains(&Effect::CameraOn));
+    let request = k.req();
+    let fx = k.send(Event::EnrolDone {
+        request,
+        outcome: EnrolOutcome::Saved {
+            frames: 5,
+            sent: false,
+        },
+    });
+    assert!(fx.contains(&Effect::Speak(Prompt::EnrolDone)));
+    assert!(matches!(
+        k.flow.screen(),
+        Screen::StaffEnrolDone {
+            outcome: EnrolOutcome::Saved { .. },
+            ..
+        }
+    ));
+    assert!(k.flow.holds_identity());
+    let fx = k.intent(Intent::Back);
+    assert!(fx.contains(&Effect::WipeSession));
+    assert!(matches!(k.flow.screen(), Screen::StaffHome { .. }));
+    assert!(!k.flow.holds_identity(), "the enrolled ID is wiped");
+}
+
+#[test]
+fn leaving_enrolment_capture_cancels_it_and_turns_the_camera_off() {
+    let mut k = Kiosk::new();
+    k.intent(Intent::Staff);
+    k.type_in("246810");
+    k.intent(Intent::Submit);
+    let request = k.req();
+    k.send(Event::PinChecked { request, ok: true });
+    k.intent(Intent::Enrol);
+    k.type_in(PENSIONER);
+    k.intent(Intent::Submit);
+    let fx = k.intent(Intent::ExitStaff);
+    assert!(fx.contains(&Effect::CancelCapture));
+    assert!(fx.contains(&Effect::CameraOff));
+    assert_eq!(k.flow.screen(), Screen::Attract);
+    assert!(!k.flow.holds_identity());
 }
 
 // ----- random event sequences ---------------------------------------------------
@@ -957,9 +1037,11 @@ enum Step {
     Fault(u8),
     Recovered(u8),
     Timer(u8),
+    Enrol(u8, bool),
 }
 
-const INTENTS: [Intent; 22] = [
+const INTENTS: [Intent; 23] = [
+    Intent::Enrol,
     Intent::StartCertification,
     Intent::QueryHistory,
     Intent::Staff,
@@ -1009,6 +1091,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (0..6u8).prop_map(Step::Fault),
         1 => (0..6u8).prop_map(Step::Recovered),
         1 => (0..8u8).prop_map(Step::Timer),
+        1 => (0..4u8, any::<bool>()).prop_map(|(k, l)| Step::Enrol(k, l)),
     ]
 }
 
@@ -1082,6 +1165,29 @@ fn to_event(k: &Kiosk, step: Step) -> Event {
             request: pick(latest),
             ok,
         },
+        Step::Enrol(kind, latest) => match kind {
+            0 => Event::EnrolProgress {
+                request: pick(latest),
+                good: 1,
+                needed: 5,
+                hint: Some(QualityHint::Blurry),
+            },
+            1 => Event::EnrolDone {
+                request: pick(latest),
+                outcome: EnrolOutcome::Saved {
+                    frames: 5,
+                    sent: false,
+                },
+            },
+            2 => Event::EnrolDone {
+                request: pick(latest),
+                outcome: EnrolOutcome::NotEnoughFrames,
+            },
+            _ => Event::EnrolDone {
+                request: pick(latest),
+                outcome: EnrolOutcome::DeviceFault,
+            },
+        },
         Step::Fault(p) => Event::Fault(PARTS[usize::from(p) % PARTS.len()]),
         Step::Recovered(p) => Event::Recovered(PARTS[usize::from(p) % PARTS.len()]),
         Step::Timer(back) => {
@@ -1108,7 +1214,7 @@ proptest! {
             let screen = k.flow.screen();
             // The camera is on only during capture and the staff self-test.
             if k.flow.camera_on() {
-                prop_assert!(matches!(screen, Screen::Capture { .. } | Screen::StaffSelfTest), "{screen:?}");
+                prop_assert!(matches!(screen, Screen::Capture { .. } | Screen::StaffSelfTest | Screen::StaffEnrolCapture { .. }), "{screen:?}");
             }
             // Camera effects always agree with the flow's own view.
             let last_cam = fx.iter().rev().find(|e| matches!(e, Effect::CameraOn | Effect::CameraOff));
