@@ -1,10 +1,13 @@
 //! The lifecert kiosk application: adapters and IO at the edges of the pure core.
 
 pub mod analysis;
+pub mod audio;
 pub mod camera;
 pub mod config;
 pub mod eval;
+pub mod kiosk;
 pub mod logging;
 pub mod session;
 pub mod store;
+pub mod ui;
 pub mod verify;

@@ -22,12 +22,30 @@ struct Cli {
     /// Environment overrides: LIFECERT__SECTION__KEY=value.
     #[arg(long, short, global = true, value_name = "PATH")]
     config: Option<PathBuf>,
+    /// Kiosk window: a normal window instead of full screen (development).
+    #[arg(long)]
+    windowed: bool,
+    /// Kiosk window: read intents from standard input (`start`, `accept`,
+    /// `type 1101…`, `ready`, `home`, …) and print `screen <name>` on every
+    /// screen change. Used by scripts/screenshots.sh.
+    #[arg(long, hide = true)]
+    automation: bool,
+    /// Kiosk window: close after this many seconds (smoke tests).
+    #[arg(long, value_name = "SECS")]
+    quit_after: Option<f64>,
+    /// Start the kiosk window, print the time to the attract screen and the
+    /// memory in use, then exit (start-up benchmark).
+    #[arg(long)]
+    bench_startup: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Check the configuration and the durable store and print their status
+    /// (no window).
+    Status,
     /// Check a config file: print the effective config (secrets redacted) and
     /// exit 0, or print every error and exit 2.
     CheckConfig {
@@ -264,7 +282,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &config, &images, &output, &mut out,
             )))
         }
-        None => kiosk(cli.config.as_ref()),
+        Some(Command::Status) => status(cli.config.as_ref()),
+        None => kiosk_window(&cli),
     }
 }
 
@@ -308,9 +327,46 @@ fn hash_pin() -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The kiosk's main job. The full-screen UI arrives with a later issue; until
-/// then this brings up config, logging and the durable store and reports them.
-fn kiosk(config_path: Option<&PathBuf>) -> anyhow::Result<ExitCode> {
+/// The kiosk's main job: the full-screen certification window.
+fn kiosk_window(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let config = match load_config(cli.config.as_ref()) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let _log = logging::init(&config.storage.log_dir, config.storage.log_retention_files);
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        "lifecert kiosk starting"
+    );
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+        eprintln!("warning: {warning}");
+    }
+    let run = lifecert::ui::RunOptions {
+        windowed: cli.windowed,
+        automation: cli.automation,
+        quit_after: cli
+            .quit_after
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map(std::time::Duration::from_secs_f64),
+        bench_started: cli.bench_startup.then_some(started),
+    };
+    match lifecert::ui::run(&config, run) {
+        Ok(()) => {
+            tracing::info!("lifecert kiosk stopped");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("lifecert: {e:#}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+/// Checks config, logging and the durable store, and reports them (no window).
+fn status(config_path: Option<&PathBuf>) -> anyhow::Result<ExitCode> {
     let config = match load_config(config_path) {
         Ok(c) => c,
         Err(code) => return Ok(code),
@@ -378,11 +434,6 @@ fn kiosk(config_path: Option<&PathBuf>) -> anyhow::Result<ExitCode> {
     for warning in config.warnings() {
         println!("warning: {warning}");
     }
-    println!();
-    println!(
-        "The full-screen certification UI is not built yet (see README, Status); \
-         this run checked the configuration and the durable store."
-    );
-    tracing::info!("lifecert stopped");
+    tracing::info!("lifecert status done");
     Ok(ExitCode::SUCCESS)
 }

@@ -86,7 +86,7 @@ fn bad_environment_override_is_rejected() {
 #[test]
 fn kiosk_run_and_queue_status_on_a_fresh_data_dir() {
     let dir = tempfile::tempdir().unwrap();
-    let out = lifecert(&[], dir.path());
+    let out = lifecert(&["status"], dir.path());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),

@@ -65,6 +65,60 @@
 
 mod params;
 mod plan;
+/// The top quality problem of one face on its own: light, distance, centring
+/// and sharpness (no smoothing, no pose).
+fn face_problem(th: &Thresholds, f: &FaceInput) -> Option<QualityHint> {
+    if f.brightness < th.brightness_min {
+        Some(QualityHint::TooDark)
+    } else if f.brightness > th.brightness_max {
+        Some(QualityHint::TooBright)
+    } else if f.face_size < th.face_size_min {
+        Some(QualityHint::TooFar)
+    } else if f.face_size > th.face_size_max {
+        Some(QualityHint::TooNear)
+    } else if (f.centre[0] - 0.5).abs() > th.centre_max_offset
+        || (f.centre[1] - 0.5).abs() > th.centre_max_offset
+    {
+        Some(QualityHint::OffCentre)
+    } else if f.sharpness < th.sharpness_min {
+        Some(QualityHint::Blurry)
+    } else {
+        None
+    }
+}
+
+/// The quality of one frame for face enrolment and the camera self-test:
+/// exactly one usable, frontal face in good light, or the top problem.
+pub fn frame_quality(th: &Thresholds, input: &FrameInput) -> Option<QualityHint> {
+    let Some(f) = input.face else {
+        return Some(QualityHint::NoFace);
+    };
+    if input.faces >= 2 {
+        return Some(QualityHint::SeveralFaces);
+    }
+    let finite = [
+        f.yaw,
+        f.pitch,
+        f.face_size,
+        f.brightness,
+        f.sharpness,
+        f.presence,
+    ]
+    .iter()
+    .all(|v| v.is_finite());
+    if !finite || !ge(f.presence, th.presence_min) {
+        return Some(QualityHint::NoFace);
+    }
+    face_problem(th, &f).or_else(|| {
+        let frontal = le(f.yaw.abs(), th.baseline_max_yaw)
+            && le(
+                (f.pitch - th.frontal_pitch).abs(),
+                th.baseline_max_pitch_offset,
+            );
+        (!frontal).then_some(QualityHint::NotFacing)
+    })
+}
+
 #[cfg(test)]
 mod tests;
 
@@ -790,23 +844,7 @@ impl Liveness {
             sharpness: f.sharpness,
             presence: f.presence,
         };
-        let problem = if f.brightness < th.brightness_min {
-            Some(QualityHint::TooDark)
-        } else if f.brightness > th.brightness_max {
-            Some(QualityHint::TooBright)
-        } else if f.face_size < th.face_size_min {
-            Some(QualityHint::TooFar)
-        } else if f.face_size > th.face_size_max {
-            Some(QualityHint::TooNear)
-        } else if (f.centre[0] - 0.5).abs() > th.centre_max_offset
-            || (f.centre[1] - 0.5).abs() > th.centre_max_offset
-        {
-            Some(QualityHint::OffCentre)
-        } else if f.sharpness < th.sharpness_min {
-            Some(QualityHint::Blurry)
-        } else {
-            None
-        };
+        let problem = face_problem(th, &f);
         (problem, Some(m))
     }
 

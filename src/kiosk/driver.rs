@@ -1,0 +1,469 @@
+//! Runs the flow's effects. Nothing here blocks the UI thread: each kind of
+//! work goes to its named worker thread (`network`, `store`, `sync`, `pin`,
+//! `printer`, and the capture service's `vision`/`camera`), and completions
+//! come back as flow events over the one [`EventSink`]. Timers are deadlines
+//! the UI loop checks against the [`Clock`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Sender};
+use std::time::Duration;
+
+use lifecert_core::flow::{
+    Effect, Event, Receipt, RequestId, ResultRecord, ServiceFailure, TimerId,
+};
+use lifecert_core::id::IdNumber;
+use lifecert_protocol::{BenefitType, CertificationRecord};
+use time::OffsetDateTime;
+
+use super::central::CentralSystem;
+use super::vision_worker::{CaptureJob, CaptureService};
+use super::{AppEvent, Clock, EventSink, ReceiptPrinter};
+use crate::audio::Speaker;
+use crate::config::PinHash;
+use crate::store::{AuditEntry, NewRecord, Store};
+
+/// Outbox items sent per sync round.
+const SYNC_BATCH: usize = 20;
+/// Sync round interval when nothing kicks it.
+const SYNC_INTERVAL: Duration = Duration::from_secs(30);
+/// Retry delay after a failed upload (the server issue brings jittered backoff).
+const SYNC_RETRY: Duration = Duration::from_secs(60);
+
+/// The ports the driver works with (built in main.rs or by a test).
+pub struct Ports {
+    pub speaker: Box<dyn Speaker>,
+    pub capture: Box<dyn CaptureService>,
+    pub central: Arc<dyn CentralSystem>,
+    pub printer: Option<Box<dyn ReceiptPrinter>>,
+    pub clock: Arc<dyn Clock>,
+    /// The open local store (moved to the `store` thread).
+    pub store: Store,
+    /// A second connection for the `sync` thread.
+    pub sync_store: Store,
+    pub pin: PinHash,
+    pub device_id: String,
+    pub site: String,
+}
+
+enum NetJob {
+    Status {
+        request: RequestId,
+        person: IdNumber,
+    },
+    History {
+        request: RequestId,
+        person: IdNumber,
+    },
+}
+
+enum StoreJob {
+    Record {
+        request: RequestId,
+        record: Box<ResultRecord>,
+    },
+    Audit(AuditEntry),
+}
+
+/// Carries out effects; see the module docs.
+pub struct Driver {
+    speaker: Box<dyn Speaker>,
+    capture: Box<dyn CaptureService>,
+    clock: Arc<dyn Clock>,
+    sink: EventSink,
+    net: Sender<NetJob>,
+    store: Sender<StoreJob>,
+    sync_kick: Sender<()>,
+    printer: Option<Sender<Receipt>>,
+    pin: PinHash,
+    device_id: String,
+    timers: BTreeMap<TimerId, Duration>,
+    camera_in_use: Arc<AtomicBool>,
+    said: Vec<lifecert_core::flow::Prompt>,
+}
+
+fn spawn_named(name: &str, f: impl FnOnce() + Send + 'static) -> Result<(), String> {
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(f)
+        .map(|_| ())
+        .map_err(|e| format!("cannot start the {name} thread: {e}"))
+}
+
+impl Driver {
+    /// Starts the worker threads.
+    pub fn start(ports: Ports, sink: EventSink) -> Result<Driver, String> {
+        let Ports {
+            speaker,
+            capture,
+            central,
+            printer,
+            clock,
+            store,
+            sync_store,
+            pin,
+            device_id,
+            site,
+        } = ports;
+
+        // network: eligibility and history.
+        let (net, net_rx) = mpsc::channel::<NetJob>();
+        {
+            let central = Arc::clone(&central);
+            let sink = sink.clone();
+            let clock = Arc::clone(&clock);
+            spawn_named("network", move || {
+                while let Ok(job) = net_rx.recv() {
+                    match job {
+                        NetJob::Status { request, person } => {
+                            let outcome = central.status(&person, clock.wall().date());
+                            sink.flow(Event::Eligibility { request, outcome });
+                        }
+                        NetJob::History { request, person } => {
+                            let outcome = central.history(&person);
+                            sink.flow(Event::History { request, outcome });
+                        }
+                    }
+                }
+            })?;
+        }
+
+        // sync: uploads the outbox in seq order.
+        let (sync_kick, kick_rx) = mpsc::channel::<()>();
+        {
+            let central = Arc::clone(&central);
+            let sink = sink.clone();
+            let clock = Arc::clone(&clock);
+            spawn_named("sync", move || {
+                loop {
+                    let sent = sync_round(&sync_store, central.as_ref(), clock.as_ref());
+                    if sent > 0 {
+                        sink.send(AppEvent::Notice(format!("已上传 {sent} 条认证记录")));
+                    }
+                    match kick_rx.recv_timeout(SYNC_INTERVAL) {
+                        Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+                        Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                    }
+                }
+            })?;
+        }
+
+        // store: records (with their outbox rows) and the audit log.
+        let (store_tx, store_rx) = mpsc::channel::<StoreJob>();
+        {
+            let sink = sink.clone();
+            let kick = sync_kick.clone();
+            let device = device_id.clone();
+            let clock = Arc::clone(&clock);
+            let mut store = store;
+            spawn_named("store", move || {
+                let mut seq_hint = 0u64;
+                while let Ok(job) = store_rx.recv() {
+                    match job {
+                        StoreJob::Record { request, record } => {
+                            match record_result(
+                                &mut store,
+                                &record,
+                                &device,
+                                clock.wall(),
+                                &mut seq_hint,
+                            ) {
+                                Ok(receipt) => {
+                                    sink.flow(Event::Recorded { request, receipt });
+                                    let _ = kick.send(());
+                                }
+                                Err(e) => {
+                                    tracing::error!(error = %e, "cannot record a result");
+                                    sink.flow(Event::RecordFailed { request });
+                                }
+                            }
+                        }
+                        StoreJob::Audit(entry) => {
+                            if let Err(e) = store.audit(&entry) {
+                                tracing::warn!(error = %e, event = %entry.event, "cannot write the audit log");
+                            }
+                        }
+                    }
+                }
+            })?;
+        }
+
+        // printer
+        let printer = match printer {
+            Some(mut printer) => {
+                let (tx, rx) = mpsc::channel::<Receipt>();
+                let sink = sink.clone();
+                spawn_named("printer", move || {
+                    while let Ok(receipt) = rx.recv() {
+                        match printer.print(&receipt, &site) {
+                            Ok(()) => {
+                                sink.flow(Event::Recovered(lifecert_core::flow::Part::Printer))
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "printing failed");
+                                sink.send(AppEvent::Notice(format!("打印失败：{e}")));
+                                sink.flow(Event::Fault(lifecert_core::flow::Part::Printer));
+                            }
+                        }
+                    }
+                })?;
+                Some(tx)
+            }
+            None => None,
+        };
+
+        Ok(Driver {
+            speaker,
+            capture,
+            clock,
+            sink,
+            net,
+            store: store_tx,
+            sync_kick,
+            printer,
+            pin,
+            device_id,
+            timers: BTreeMap::new(),
+            camera_in_use: Arc::new(AtomicBool::new(false)),
+            said: Vec::new(),
+        })
+    }
+
+    /// Shared flag: the camera is on (the health probe leaves it alone).
+    pub fn camera_in_use(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.camera_in_use)
+    }
+
+    /// The clock effects are timed with.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The latest prompt asked for (shown as the caption under the screen).
+    pub fn last_prompt(&self) -> Option<lifecert_core::flow::Prompt> {
+        self.said.last().copied()
+    }
+
+    /// Carry out `effects` in order.
+    pub fn run(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            self.run_one(effect);
+        }
+    }
+
+    fn run_one(&mut self, effect: Effect) {
+        match effect {
+            Effect::Speak(prompt) => {
+                self.said.push(prompt);
+                if self.said.len() > 64 {
+                    self.said.remove(0);
+                }
+                self.speaker.say(prompt);
+            }
+            Effect::StartTimer { id, after } => {
+                self.timers.insert(id, self.clock.now() + after);
+            }
+            Effect::CancelTimer(id) => {
+                self.timers.remove(&id);
+            }
+            Effect::CheckEligibility { request, person } => {
+                let _ = self.net.send(NetJob::Status { request, person });
+            }
+            Effect::FetchHistory { request, person } => {
+                let _ = self.net.send(NetJob::History { request, person });
+            }
+            Effect::CameraOn => {
+                self.camera_in_use.store(true, Ordering::SeqCst);
+                self.capture.camera(true);
+            }
+            Effect::CameraOff => {
+                self.capture.camera(false);
+                self.camera_in_use.store(false, Ordering::SeqCst);
+            }
+            Effect::StartCapture {
+                request,
+                person,
+                attempt,
+                offline,
+            } => self.capture.start_capture(CaptureJob {
+                request,
+                person,
+                attempt,
+                offline,
+            }),
+            Effect::StartEnrolment { request, person } => {
+                self.capture.start_enrolment(request, person);
+            }
+            Effect::CancelCapture => self.capture.cancel(),
+            Effect::RecordResult { request, record } => {
+                let _ = self.store.send(StoreJob::Record {
+                    request,
+                    record: Box::new(record),
+                });
+            }
+            Effect::VerifyPin { request, pin } => {
+                let hash = self.pin.clone();
+                let sink = self.sink.clone();
+                let spawned = spawn_named("pin", move || {
+                    let ok = hash.verify(&pin);
+                    sink.flow(Event::PinChecked { request, ok });
+                });
+                if let Err(e) = spawned {
+                    tracing::error!(error = %e, "cannot check the PIN");
+                    self.sink.flow(Event::PinChecked { request, ok: false });
+                }
+            }
+            Effect::PrintReceipt(receipt) => {
+                if let Some(tx) = &self.printer {
+                    let _ = tx.send(receipt);
+                }
+            }
+            Effect::SyncNow => {
+                let _ = self.sync_kick.send(());
+            }
+            Effect::Audit {
+                event,
+                outcome,
+                operator_masked,
+            } => {
+                let _ = self.store.send(StoreJob::Audit(AuditEntry {
+                    event: event.to_string(),
+                    at: self.clock.wall(),
+                    outcome,
+                    device: self.device_id.clone(),
+                    operator: operator_masked,
+                }));
+            }
+            Effect::WipeSession => self.capture.wipe(),
+        }
+    }
+
+    /// Timers whose deadline has passed (removed), in id order.
+    pub fn due_timers(&mut self) -> Vec<TimerId> {
+        let now = self.clock.now();
+        let due: Vec<TimerId> = self
+            .timers
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &due {
+            self.timers.remove(id);
+        }
+        due
+    }
+
+    /// Time until the next timer fires, if any.
+    pub fn next_deadline(&self) -> Option<Duration> {
+        let now = self.clock.now();
+        self.timers.values().min().map(|at| at.saturating_sub(now))
+    }
+}
+
+fn benefit_name(benefit: Option<BenefitType>) -> String {
+    benefit
+        .map(|b| format!("{b:?}").to_lowercase())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Writes the record and its outbox row in one transaction; returns the
+/// receipt number shown and printed.
+fn record_result(
+    store: &mut Store,
+    record: &ResultRecord,
+    device: &str,
+    now: OffsetDateTime,
+    _seq_hint: &mut u64,
+) -> Result<String, String> {
+    let person_masked = record.person.masked();
+    let new = NewRecord {
+        person_masked,
+        person_key: person_key(&record.person),
+        benefit: benefit_name(record.benefit),
+        result: format!("{:?}", record.result).to_lowercase(),
+        method: format!("{:?}", record.method).to_lowercase(),
+        certified_at: record.at,
+        next_due: record.next.map(|n| n.deadline),
+        operator_masked: record.operator.as_ref().map(IdNumber::masked),
+        receipt: None,
+    };
+    // The wire record; `device_seq` and `id` are fixed by the outbox row and
+    // filled in when the sync worker sends it. The server issue seals this
+    // payload to the server's key.
+    let wire = CertificationRecord {
+        id: uuid::Uuid::nil(),
+        device_seq: 0,
+        device_id: device.to_string(),
+        person_id: record.person.expose().to_string(),
+        benefit: record.benefit.unwrap_or(BenefitType::Pension),
+        certified_at: record.at,
+        result: record.result,
+        method: record.method,
+        liveness: None,
+        score: record.score,
+        operator_masked: record.operator.as_ref().map(IdNumber::masked),
+    };
+    let payload = serde_json::to_vec(&wire).map_err(|e| e.to_string())?;
+    let enqueued = store
+        .enqueue(&new, "certification", &payload, now)
+        .map_err(|e| e.to_string())?;
+    Ok(receipt_number(enqueued.id, enqueued.seq))
+}
+
+/// A short receipt number staff can read out: sequence and id tail.
+fn receipt_number(id: uuid::Uuid, seq: i64) -> String {
+    let simple = id.simple().to_string().to_uppercase();
+    let tail = simple.get(simple.len().saturating_sub(6)..).unwrap_or("");
+    format!("{seq:06}-{tail}")
+}
+
+/// The opaque per-person key for local records: a SHA-256 of the ID number
+/// (local lookups only; never sent).
+fn person_key(person: &IdNumber) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("lifecert-person:{}", person.expose()).as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One sync round: send due outbox items in seq order. Returns how many were
+/// acknowledged.
+fn sync_round(store: &Store, central: &dyn CentralSystem, clock: &dyn Clock) -> usize {
+    let now = clock.wall();
+    let batch = match store.due_batch(now, SYNC_BATCH) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(error = %e, "sync: cannot read the outbox");
+            return 0;
+        }
+    };
+    let mut sent = 0;
+    for item in batch {
+        let mut wire: CertificationRecord = match serde_json::from_slice(&item.payload) {
+            Ok(w) => w,
+            Err(e) => {
+                let _ = store.mark_dead(item.id, &format!("unreadable payload: {e}"), now);
+                continue;
+            }
+        };
+        wire.id = item.id;
+        wire.device_seq = u64::try_from(item.seq).unwrap_or(0);
+        match central.submit(&wire) {
+            Ok(()) => {
+                if store.mark_acked(item.id, now).is_ok() {
+                    sent += 1;
+                }
+            }
+            Err(failure) => {
+                let reason = match failure {
+                    ServiceFailure::Unreachable => "unreachable".to_string(),
+                    ServiceFailure::Server { code } => format!("server error {code}"),
+                };
+                let _ = store.mark_retry(item.id, &reason, now + SYNC_RETRY);
+                // Keep seq order: stop at the first failure.
+                break;
+            }
+        }
+    }
+    sent
+}

@@ -1,0 +1,246 @@
+//! Device health: a `health` thread polls a [`HealthProbe`] and reports to the
+//! UI, which shows it on the staff panel and turns changes into the flow's
+//! `Fault` / `Recovered` events (out of service, and back by itself).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lifecert_core::flow::Part;
+use time::OffsetDateTime;
+
+use super::central::CentralSystem;
+use super::templates::TemplateStore;
+use super::{AppEvent, EventSink};
+use crate::config::{CameraSource, Config, SerialPort};
+use crate::store::Store;
+
+/// The state of one part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartState {
+    /// Works; the text says how (device, counts).
+    Ok(String),
+    /// Broken; the text says what is wrong.
+    Faulty(String),
+    /// Not configured on this kiosk.
+    NotConfigured,
+}
+
+/// The outbox, as the staff panel shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QueueSummary {
+    pub pending: u64,
+    pub dead: u64,
+    pub acked: u64,
+    /// How long the oldest unsent item has been waiting.
+    pub oldest_age: Option<time::Duration>,
+}
+
+/// One health report.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HealthReport {
+    pub parts: Vec<(Part, PartState)>,
+    pub queue: Option<QueueSummary>,
+    /// Enrolled face templates on this kiosk.
+    pub templates: usize,
+}
+
+impl HealthReport {
+    /// The state of `part`, if reported.
+    pub fn state(&self, part: Part) -> Option<&PartState> {
+        self.parts.iter().find(|(p, _)| *p == part).map(|(_, s)| s)
+    }
+}
+
+/// Checks the parts (the real one looks at devices, files and the server).
+pub trait HealthProbe: Send {
+    fn probe(&mut self, camera_in_use: bool) -> HealthReport;
+}
+
+/// The real probe.
+pub struct SystemProbe {
+    pub camera: CameraSource,
+    pub models: Result<String, String>,
+    pub store: Result<Store, String>,
+    pub central: Arc<dyn CentralSystem>,
+    pub templates: Arc<dyn TemplateStore>,
+    pub card_reader: SerialPort,
+    pub printer: SerialPort,
+}
+
+impl SystemProbe {
+    pub fn new(
+        config: &Config,
+        models: Result<String, String>,
+        central: Arc<dyn CentralSystem>,
+        templates: Arc<dyn TemplateStore>,
+    ) -> SystemProbe {
+        let store = Store::open(&config.storage.db_path())
+            .map(|o| o.store)
+            .map_err(|e| e.to_string());
+        SystemProbe {
+            camera: config.camera.source.clone(),
+            models,
+            store,
+            central,
+            templates,
+            card_reader: config.peripherals.card_reader.port.clone(),
+            printer: config.peripherals.printer.port.clone(),
+        }
+    }
+
+    fn camera_state(&self) -> PartState {
+        match &self.camera {
+            CameraSource::Replay(path) => {
+                if path.exists() {
+                    PartState::Ok(format!("回放 {}", path.display()))
+                } else {
+                    PartState::Faulty(format!("找不到回放文件 {}", path.display()))
+                }
+            }
+            CameraSource::V4lIndex(i) if cfg!(target_os = "linux") => {
+                let dev = format!("/dev/video{i}");
+                if std::path::Path::new(&dev).exists() {
+                    PartState::Ok(dev)
+                } else {
+                    PartState::Faulty(format!("未连接（{dev} 不存在）"))
+                }
+            }
+            CameraSource::V4lName(name) if name.starts_with('/') => {
+                if std::path::Path::new(name).exists() {
+                    PartState::Ok(name.clone())
+                } else {
+                    PartState::Faulty(format!("未连接（{name} 不存在）"))
+                }
+            }
+            other => PartState::Ok(other.to_string()),
+        }
+    }
+
+    fn serial_state(port: &SerialPort, what: &str) -> PartState {
+        match port {
+            SerialPort::Disabled => PartState::NotConfigured,
+            SerialPort::Auto => PartState::Faulty(format!("自动检测：本版本尚未包含{what}驱动")),
+            SerialPort::Device(port) => {
+                PartState::Faulty(format!("{port}：本版本尚未包含{what}驱动"))
+            }
+        }
+    }
+}
+
+impl HealthProbe for SystemProbe {
+    fn probe(&mut self, camera_in_use: bool) -> HealthReport {
+        let camera = if camera_in_use {
+            PartState::Ok("使用中".into())
+        } else {
+            self.camera_state()
+        };
+        let models = match &self.models {
+            Ok(s) => PartState::Ok(s.clone()),
+            Err(e) => PartState::Faulty(e.clone()),
+        };
+        let (store, queue) = match &self.store {
+            Ok(store) => match store.queue_status(OffsetDateTime::now_utc()) {
+                Ok(q) => (
+                    PartState::Ok(store.path().display().to_string()),
+                    Some(QueueSummary {
+                        pending: q.pending,
+                        dead: q.dead,
+                        acked: q.acked,
+                        oldest_age: q.oldest_pending_age,
+                    }),
+                ),
+                Err(e) => (PartState::Faulty(e.to_string()), None),
+            },
+            Err(e) => (PartState::Faulty(e.clone()), None),
+        };
+        let server = if self.central.reachable() {
+            PartState::Ok(self.central.describe())
+        } else {
+            PartState::Faulty(format!("无法连接：{}", self.central.describe()))
+        };
+        HealthReport {
+            parts: vec![
+                (Part::Camera, camera),
+                (Part::Models, models),
+                (Part::Store, store),
+                (
+                    Part::CardReader,
+                    SystemProbe::serial_state(&self.card_reader, "身份证阅读器"),
+                ),
+                (
+                    Part::Printer,
+                    SystemProbe::serial_state(&self.printer, "打印机"),
+                ),
+                (Part::Server, server),
+            ],
+            queue,
+            templates: self.templates.count(),
+        }
+    }
+}
+
+/// A probe whose answers the test sets.
+#[derive(Clone, Default)]
+pub struct FakeProbe {
+    pub report: Arc<std::sync::Mutex<HealthReport>>,
+}
+
+impl FakeProbe {
+    /// All parts fine.
+    pub fn healthy() -> FakeProbe {
+        let probe = FakeProbe::default();
+        probe.set_all_ok();
+        probe
+    }
+    pub fn set_all_ok(&self) {
+        let mut r = super::lock(&self.report);
+        r.parts = [
+            Part::Camera,
+            Part::Models,
+            Part::Store,
+            Part::CardReader,
+            Part::Printer,
+            Part::Server,
+        ]
+        .into_iter()
+        .map(|p| (p, PartState::Ok("test".into())))
+        .collect();
+        r.queue = Some(QueueSummary::default());
+    }
+    /// Set one part's state.
+    pub fn set(&self, part: Part, state: PartState) {
+        let mut r = super::lock(&self.report);
+        r.parts.retain(|(p, _)| *p != part);
+        r.parts.push((part, state));
+    }
+}
+
+impl HealthProbe for FakeProbe {
+    fn probe(&mut self, _camera_in_use: bool) -> HealthReport {
+        super::lock(&self.report).clone()
+    }
+}
+
+/// Starts the `health` thread: probes every `interval` (and at once).
+pub fn spawn(
+    mut probe: Box<dyn HealthProbe>,
+    interval: Duration,
+    camera_in_use: Arc<std::sync::atomic::AtomicBool>,
+    kick: std::sync::mpsc::Receiver<()>,
+    sink: EventSink,
+) -> Result<(), String> {
+    std::thread::Builder::new()
+        .name("health".into())
+        .spawn(move || {
+            loop {
+                let in_use = camera_in_use.load(std::sync::atomic::Ordering::SeqCst);
+                sink.send(AppEvent::Health(probe.probe(in_use)));
+                match kick.recv_timeout(interval) {
+                    Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+            }
+        })
+        .map(|_| ())
+        .map_err(|e| format!("cannot start the health thread: {e}"))
+}
