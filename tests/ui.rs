@@ -1,0 +1,438 @@
+//! The real kiosk app (flow, driver, worker threads, screens) driven headless
+//! through egui_kittest and AccessKit, with fake ports for the camera, the
+//! speaker, the printer and device health, the in-process demo central
+//! system, and a real SQLite store in a temporary directory.
+//!
+//! Assertions are on what is on screen (accessible labels) and on the voice
+//! prompts requested (a recording speaker).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use lifecert::audio::RecordingSpeaker;
+use lifecert::config::PinHash;
+use lifecert::kiosk::central::DemoCentral;
+use lifecert::kiosk::driver::{Driver, Ports};
+use lifecert::kiosk::health::{self, FakeProbe, PartState};
+use lifecert::kiosk::templates::MemoryTemplates;
+use lifecert::kiosk::vision_worker::FakeCapture;
+use lifecert::kiosk::{EventSink, ManualClock, PreviewSlot, RecordingPrinter, Waker};
+use lifecert::store::Store;
+use lifecert::ui::{AppOptions, Hooks, KioskApp, fonts, theme};
+use lifecert_core::action::Action;
+use lifecert_core::flow::{CaptureFailure, CaptureOutcome, Flow, FlowConfig, Part, Prompt};
+use lifecert_core::id::IdNumber;
+
+const DUE: &str = "110105195203150013";
+const OPERATOR: &str = "110105196808080112";
+const NOT_IN_SCOPE: &str = "110105195001010039";
+const SUSPENDED: &str = "110105194912310054";
+const ALREADY: &str = "110105195709180076";
+const NO_TEMPLATE: &str = "110105196011200084";
+const PIN: &str = "246810";
+
+struct Kit {
+    h: Harness<'static, KioskApp>,
+    speaker: RecordingSpeaker,
+    capture: FakeCapture,
+    probe: FakeProbe,
+    clock: ManualClock,
+    printer: RecordingPrinter,
+    db: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn kit() -> Kit {
+    let font = fonts::find(None).unwrap_or_else(|e| panic!("{e}"));
+    let waker = Waker::default();
+    let (sink, events) = EventSink::channel(waker.clone());
+    let clock = ManualClock::new(time::macros::datetime!(2026-11-22 10:00 +8));
+    let templates = Arc::new(MemoryTemplates::default());
+    templates.put_embedding_for_test(&IdNumber::parse(DUE).unwrap());
+    let central = Arc::new(DemoCentral::new(templates));
+    let speaker = RecordingSpeaker::new();
+    let capture = FakeCapture::default();
+    capture.connect(sink.clone());
+    let printer = RecordingPrinter::default();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("lifecert.db");
+    let ports = Ports {
+        speaker: Box::new(speaker.clone()),
+        capture: Box::new(capture.clone()),
+        central,
+        printer: Some(Box::new(printer.clone())),
+        clock: Arc::new(clock.clone()),
+        store: Store::open(&db).unwrap().store,
+        sync_store: Store::open(&db).unwrap().store,
+        pin: PinHash::parse(&lifecert::config::hash_pin(PIN).unwrap()).unwrap(),
+        device_id: "kiosk-test".into(),
+        site: "测试服务点".into(),
+    };
+    let driver = Driver::start(ports, sink.clone()).unwrap();
+    let probe = FakeProbe::healthy();
+    let (kick, kick_rx) = mpsc::channel();
+    std::mem::forget(kick);
+    health::spawn(
+        Box::new(probe.clone()),
+        Duration::from_millis(20),
+        driver.camera_in_use(),
+        kick_rx,
+        sink,
+    )
+    .unwrap();
+    let flow = Flow::new(FlowConfig {
+        printer: true,
+        staff_pin_max_failures: 3,
+        ..FlowConfig::default()
+    });
+    let options = AppOptions {
+        mirror: true,
+        action_timeout: Duration::from_secs(5),
+        total_timeout: Duration::from_secs(20),
+        slow_pacing: false,
+        card_reader: false,
+        demo: true,
+        hide_cursor: false,
+    };
+    let app = KioskApp::new(
+        flow,
+        driver,
+        events,
+        PreviewSlot::default(),
+        options,
+        Hooks::default(),
+    );
+    let h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .build_eframe(move |cc| {
+            fonts::install(&cc.egui_ctx, &font);
+            theme::apply(&cc.egui_ctx);
+            waker.set(cc.egui_ctx.clone());
+            app
+        });
+    let mut k = Kit {
+        h,
+        speaker,
+        capture,
+        probe,
+        clock,
+        printer,
+        db,
+        _dir: dir,
+    };
+    k.wait_for("开始认证");
+    k
+}
+
+impl Kit {
+    fn screen(&self) -> String {
+        format!("{:?}", self.h.state().screen())
+    }
+
+    fn has(&self, label: &str) -> bool {
+        self.h.query_all_by_label_contains(label).next().is_some()
+    }
+
+    /// Steps the app (workers answer on their threads) until `label` shows.
+    fn wait_for(&mut self, label: &str) {
+        for _ in 0..400 {
+            self.h.step();
+            if self.has(label) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        panic!("{label:?} never appeared; screen: {}", self.screen());
+    }
+
+    fn click(&mut self, label: &str) {
+        self.wait_for(label);
+        let button = self
+            .h
+            .get_all_by_role_and_label(Role::Button, label)
+            .next()
+            .unwrap_or_else(|| panic!("no button {label:?}; screen: {}", self.screen()));
+        button.click();
+        self.h.step();
+        self.h.step();
+    }
+
+    fn type_id(&mut self, id: &str) {
+        for c in id.chars() {
+            self.h
+                .get_by_role_and_label(Role::Button, &c.to_string())
+                .click();
+            self.h.step();
+        }
+        self.h.step();
+    }
+
+    fn said(&self) -> Vec<Prompt> {
+        self.speaker.said()
+    }
+
+    fn assert_said_in_order(&self, expected: &[Prompt]) {
+        let said = self.said();
+        let mut rest = said.iter();
+        for p in expected {
+            assert!(
+                rest.any(|s| s == p),
+                "prompt {p:?} missing or out of order in {said:?}"
+            );
+        }
+    }
+
+    /// 开始认证 → 同意 → 本人 → ID → 确认.
+    fn start_self(&mut self, id: &str) {
+        self.click("开始认证");
+        self.click("同意");
+        self.click("本人");
+        self.type_id(id);
+        self.click("确认");
+    }
+
+    fn no_full_id_on_screen(&self, ids: &[&str]) {
+        for id in ids {
+            assert!(!self.has(id), "a full ID number is on screen");
+        }
+        assert!(!ids.iter().any(|id| self.screen().contains(id)));
+    }
+}
+
+#[test]
+fn success_for_oneself_with_receipt_and_voice() {
+    let mut k = kit();
+    k.start_self(DUE);
+    k.wait_for("拍摄前请做好准备");
+    k.click("我准备好了");
+    k.wait_for("认证成功");
+    k.wait_for("下次认证时间：2027年11月30日前");
+    k.wait_for("回执号");
+    k.no_full_id_on_screen(&[DUE]);
+    assert!(k.has("王*明"));
+    k.assert_said_in_order(&[
+        Prompt::Welcome,
+        Prompt::Consent,
+        Prompt::ChooseWho,
+        Prompt::EnterPensionerId,
+        Prompt::Checking,
+        Prompt::Guidance,
+        Prompt::Do(Action::Blink),
+        Prompt::Do(Action::TurnLeft),
+        Prompt::Processing,
+        Prompt::Success,
+    ]);
+    // The camera was on for the capture only.
+    assert_eq!(k.capture.camera_switches(), vec![true, false]);
+    assert!(!k.capture.camera_is_on());
+    k.click("打印凭条");
+    for _ in 0..200 {
+        if !k.printer.printed.lock().unwrap().is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let printed = k.printer.printed.lock().unwrap().clone();
+    assert_eq!(printed.len(), 1);
+    assert_eq!(printed[0].masked_id, "1101**********0013");
+    assert!(!format!("{printed:?}").contains(DUE));
+    k.click("完成");
+    k.wait_for("开始认证");
+    assert!(k.said().contains(&Prompt::Goodbye));
+    assert!(!k.h.state().flow().holds_identity());
+    // The record was stored durably (and, in demo mode, synced).
+    let store = Store::open(&k.db).unwrap().store;
+    let status = store.queue_status(time::OffsetDateTime::now_utc()).unwrap();
+    assert_eq!(status.pending + status.acked, 1, "{status}");
+}
+
+#[test]
+fn success_by_proxy_asks_for_the_operator_first() {
+    let mut k = kit();
+    k.click("开始认证");
+    k.click("同意");
+    k.click("为他人办理");
+    k.wait_for("代办人");
+    k.type_id(OPERATOR);
+    k.click("确认");
+    k.wait_for("请输入被认证人的身份证号码");
+    k.type_id(DUE);
+    k.click("确认");
+    k.click("我准备好了");
+    k.wait_for("认证成功");
+    k.no_full_id_on_screen(&[DUE, OPERATOR]);
+    k.assert_said_in_order(&[
+        Prompt::ChooseWho,
+        Prompt::EnterOperatorId,
+        Prompt::EnterPensionerId,
+        Prompt::Success,
+    ]);
+}
+
+#[test]
+fn three_face_mismatches_then_appeal() {
+    let mut k = kit();
+    for _ in 0..3 {
+        k.capture
+            .queue(CaptureOutcome::Failed(CaptureFailure::Mismatch));
+    }
+    k.start_self(DUE);
+    k.click("我准备好了");
+    k.wait_for("人脸比对未通过");
+    k.wait_for("您还可以再试 2 次");
+    k.click("再试一次");
+    k.click("我准备好了");
+    k.wait_for("您还可以再试 1 次");
+    k.click("再试一次");
+    k.click("我准备好了");
+    k.wait_for("三次未通过");
+    assert!(
+        k.h.query_all_by_role_and_label(Role::Button, "再试一次")
+            .next()
+            .is_none()
+    );
+    k.click("申请人工审核");
+    k.wait_for("已提交人工审核");
+    k.wait_for("回执号");
+    assert_eq!(k.capture.captures_started(), 3);
+    let mismatches = k
+        .said()
+        .iter()
+        .filter(|p| **p == Prompt::FaceMismatch)
+        .count();
+    assert_eq!(mismatches, 3);
+    k.assert_said_in_order(&[Prompt::FaceMismatch, Prompt::AppealSubmitted]);
+}
+
+#[rstest::rstest]
+#[case::not_in_scope(NOT_IN_SCOPE, "您不属于本次认证范围", Prompt::NotInScope)]
+#[case::suspended(SUSPENDED, "暂停发放", Prompt::Suspended)]
+#[case::already_certified(ALREADY, "您已于2026年10月12日完成认证", Prompt::AlreadyCertified)]
+#[case::no_template(NO_TEMPLATE, "未建模", Prompt::NoTemplate)]
+fn ineligible_persons_are_told_why_and_what_to_do(
+    #[case] id: &str,
+    #[case] label: &str,
+    #[case] prompt: Prompt,
+) {
+    let mut k = kit();
+    k.start_self(id);
+    k.wait_for(label);
+    assert!(k.said().contains(&prompt), "{:?}", k.said());
+    assert!(k.has("返回首页"));
+    assert_eq!(k.capture.captures_started(), 0);
+    assert!(
+        k.capture.camera_switches().is_empty(),
+        "no camera for ineligible persons"
+    );
+    k.no_full_id_on_screen(&[id]);
+    if id == ALREADY {
+        k.wait_for("下次认证时间：2027年10月31日前");
+    }
+    if id == SUSPENDED {
+        k.wait_for("请携带身份证到社保窗口办理认证和恢复发放");
+    }
+}
+
+#[test]
+fn consent_declined_offers_the_alternatives_without_the_camera() {
+    let mut k = kit();
+    k.click("开始认证");
+    k.click("不同意");
+    k.wait_for("您也可以这样认证");
+    k.wait_for("上门认证");
+    assert!(k.said().contains(&Prompt::Alternatives));
+    assert!(k.capture.camera_switches().is_empty());
+    k.click("返回首页");
+    k.wait_for("开始认证");
+}
+
+#[test]
+fn sixty_seconds_without_input_wipes_the_session() {
+    let mut k = kit();
+    k.click("开始认证");
+    k.click("同意");
+    k.click("本人");
+    k.type_id("11010519");
+    assert!(k.h.state().flow().holds_identity());
+    k.clock.advance(Duration::from_secs(59));
+    k.h.step();
+    assert!(k.has("已输入 8 / 18 位"));
+    k.clock.advance(Duration::from_secs(2));
+    k.wait_for("开始认证");
+    assert!(!k.h.state().flow().holds_identity());
+    assert!(!k.has("1101"));
+}
+
+#[test]
+fn camera_unplugged_goes_out_of_service_and_recovers_by_itself() {
+    let mut k = kit();
+    k.probe
+        .set(Part::Camera, PartState::Faulty("未连接".into()));
+    k.wait_for("本机暂停服务");
+    k.wait_for("摄像头故障");
+    k.wait_for("请检查摄像头连线");
+    assert!(!k.has("开始认证"));
+    assert!(k.said().contains(&Prompt::OutOfService));
+    k.probe
+        .set(Part::Camera, PartState::Ok("/dev/video0".into()));
+    k.wait_for("开始认证");
+    let welcomes = k.said().iter().filter(|p| **p == Prompt::Welcome).count();
+    assert_eq!(welcomes, 2, "welcomed again after recovery");
+}
+
+#[test]
+fn staff_pin_locks_after_three_wrong_entries() {
+    let mut k = kit();
+    k.click("工作人员");
+    k.wait_for("工作人员登录");
+    for n in 1..=3 {
+        k.type_id("1111");
+        k.click("确认");
+        if n < 3 {
+            k.wait_for(&format!("密码错误 {n} 次"));
+        }
+    }
+    k.wait_for("已锁定");
+    assert!(k.said().contains(&Prompt::StaffLocked));
+    // The keypad is gone while locked: even the right PIN cannot be typed.
+    assert!(!k.has("确认"));
+    assert!(
+        k.h.query_all_by_role_and_label(Role::Button, "2")
+            .next()
+            .is_none()
+    );
+}
+
+#[test]
+fn staff_menu_health_self_test_and_enrolment() {
+    let mut k = kit();
+    k.click("工作人员");
+    k.type_id(PIN);
+    k.click("确认");
+    k.wait_for("工作人员菜单");
+    k.wait_for("设备状态");
+    k.wait_for("待上传");
+    assert!(k.said().contains(&Prompt::StaffMenu));
+    k.click("摄像头自检");
+    k.wait_for("摄像头自检");
+    assert!(k.capture.camera_is_on());
+    k.click("返回");
+    k.wait_for("人脸采集");
+    assert!(!k.capture.camera_is_on());
+    k.click("人脸采集");
+    k.wait_for("请输入被采集人的身份证号码");
+    k.type_id(NO_TEMPLATE);
+    k.click("开始采集");
+    k.wait_for("采集完成");
+    k.wait_for("已保存在本机");
+    k.no_full_id_on_screen(&[NO_TEMPLATE]);
+    k.click("返回菜单");
+    k.click("退出");
+    k.wait_for("开始认证");
+    assert!(!k.h.state().flow().holds_identity());
+}
