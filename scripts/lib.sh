@@ -3,9 +3,16 @@
 # The Debian packages the build and the tests need. Later issues add to these
 # lists (STACK.md §2); keep them in step with README.md.
 BUILD_PACKAGES=(build-essential pkg-config ca-certificates
-  libclang-dev nasm)          # nokhwa -> v4l bindgen needs libclang; nasm: SIMD JPEG
+  libclang-dev nasm           # nokhwa -> v4l bindgen needs libclang; nasm: SIMD JPEG
+  libasound2-dev)             # rodio -> cpal -> alsa-sys (voice prompts)
+# What the window loads at run time (dlopen'd, STACK.md §2) and the CJK font.
+RUNTIME_PACKAGES=(libgl1 libgl1-mesa-dri libegl1 libx11-6 libx11-xcb1 libxcursor1
+  libxi6 libxrandr2 libxkbcommon-x11-0 fonts-noto-cjk ffmpeg)
 MODEL_PACKAGES=(unzip tar coreutils)
-TEST_PACKAGES=(ffmpeg)        # replay camera decodes recorded video with ffmpeg
+# ffmpeg: the replay camera decodes recorded video; fonts-noto-cjk: the UI
+# tests render every Chinese string (egui_kittest fails on a missing glyph);
+# xvfb + matchbox: the real window under a virtual X server.
+TEST_PACKAGES=(ffmpeg fonts-noto-cjk xvfb xauth matchbox-window-manager "${RUNTIME_PACKAGES[@]}")
 
 # Installs the named Debian packages that are missing (as root, or via sudo).
 ensure_packages() {

@@ -83,8 +83,12 @@ enum Command {
         #[arg(required = true)]
         images: Vec<PathBuf>,
         /// The template file to write.
-        #[arg(short, long)]
-        output: PathBuf,
+        #[arg(short, long, required_unless_present = "id")]
+        output: Option<PathBuf>,
+        /// Instead of a file: enrol this ID number in the kiosk's own
+        /// template store (<storage.data_dir>/templates), as staff enrolment does.
+        #[arg(long, conflicts_with = "output")]
+        id: Option<String>,
     },
     /// Run the whole liveness-and-match session on a recording, headless.
     /// Exit 0 passed, 1 not passed, 2 error.
@@ -271,16 +275,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Some(Command::EnrollTemplate { images, output }) => {
+        Some(Command::EnrollTemplate { images, output, id }) => {
             logging::init_stderr();
             let config = match load_config(cli.config.as_ref()) {
                 Ok(c) => c,
                 Err(code) => return Ok(code),
             };
             let mut out = std::io::stdout().lock();
-            Ok(ExitCode::from(analysis::enroll(
-                &config, &images, &output, &mut out,
-            )))
+            match (output, id) {
+                (Some(output), _) => Ok(ExitCode::from(analysis::enroll(
+                    &config, &images, &output, &mut out,
+                ))),
+                (None, Some(id)) => enrol_in_store(&config, &images, &id, &mut out),
+                (None, None) => Ok(ExitCode::from(2)),
+            }
         }
         Some(Command::Status) => status(cli.config.as_ref()),
         None => kiosk_window(&cli),
@@ -322,6 +330,53 @@ fn hash_pin() -> anyhow::Result<ExitCode> {
         }
         Err(e) => {
             eprintln!("lifecert: {e}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+/// `enroll-template --id`: build the template and store it in the kiosk's
+/// template store under the ID number (never printed in full).
+fn enrol_in_store(
+    config: &Config,
+    images: &[PathBuf],
+    id: &str,
+    out: &mut dyn Write,
+) -> anyhow::Result<ExitCode> {
+    use lifecert::kiosk::templates::{DirTemplates, TemplateStore};
+    let person = match lifecert_core::id::IdNumber::parse(id) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("lifecert: --id: {}", e.user_message_zh());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let dir = config.storage.data_dir.join("templates");
+    let store = match DirTemplates::open(&dir) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("lifecert: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let tmp = dir.join(".enrol.tmp.json");
+    let code = analysis::enroll(config, images, &tmp, out);
+    if code != 0 {
+        let _ = std::fs::remove_file(&tmp);
+        return Ok(ExitCode::from(code));
+    }
+    let template = lifecert_vision::Template::load(&tmp);
+    let _ = std::fs::remove_file(&tmp);
+    match template
+        .map_err(|e| e.to_string())
+        .and_then(|t| store.put(&person, &t))
+    {
+        Ok(()) => {
+            writeln!(out, "enrolled {} in {}", person.masked(), dir.display())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("lifecert: cannot store the template: {e}");
             Ok(ExitCode::from(2))
         }
     }

@@ -13,9 +13,11 @@ wheel from PyPI). From that single still this script writes
 
 Every movement is a non-rigid warp of the photo, not a flat transform:
 
-* head turns / nods: the head is modelled as an ellipsoid with a nose bump;
-  its surface is rotated in 3-D and re-projected, so the nose moves relative
-  to the cheeks the way a real head's does (the engine's planar-photo test);
+* head turns / nods: the face inside its outline is treated as a rounded
+  surface whose texture slides round its centre (foreshortened on the side
+  turning away, stretched on the near side), with a nose that stands out of
+  it, so the nose moves relative to the cheeks the way a real head's does
+  (the engine's planar-photo test); the movement fades out across the hair;
 * blink: the upper-eyelid skin is stretched down over the eye to the lower
   lid (the upper lash line becomes the closed-lid line);
 * open mouth: the lower lip and chin are displaced downwards and the gap
@@ -25,7 +27,9 @@ Each frame gets a little sensor noise, sub-pixel sway and brightness flicker
 so the sequence is not a frozen still. The RNG seed is fixed: the output is
 byte-for-byte reproducible for one version of numpy/scipy/scikit-image.
 
-Usage:  python3 make_demo_face.py [OUT_DIR]     (default target/demo-face)
+Usage:  python3 make_demo_face.py [OUT_DIR] [--cycles N] [--no-mp4]
+        (default OUT_DIR target/demo-face; run it via make_demo_face.sh,
+        which makes the venv; check the result with check_demo_face.sh)
 """
 
 from __future__ import annotations
@@ -78,15 +82,13 @@ SRC = {
     # the face (skin outline, forehead under the fringe, chin) as an ellipse
     "face_c": (225.5, 119.0),
     "face_ax": (47.0, 68.0),
-    # head (hair included) as an ellipse: centre and half axes
-    "head_c": (225.0, 108.0),
-    "head_ax": (78.0, 100.0),
 }
 
 # Placement of the photo on the 640x480 canvas: scale, then crop offset.
 # Face box (BlazeFace-like) about 0.33-0.35 of the frame height, centred.
 SCALE = 1.7
-# How far the nose tip stands out of the head ellipsoid, in head half-widths.
+# How far the nose tip stands out of the turning face surface, in face
+# half-widths.
 NOSE_HEIGHT = 0.30
 # Width (in face-outline radii) over which the face's movement fades out
 # across the hair and neck.
@@ -98,7 +100,10 @@ MOUTH_DROP = 19.0
 FACE_RIM = 0.85
 # Size of the nose bump (photo px): sigma across, sigma along.
 NOSE_SIGMA = (7.0, 13.0)
+# The face centre (photo px) goes to the canvas's horizontal centre; the top of
+# the photo stays at the top (the face centre lands at about 0.45 of the height).
 FACE_CENTRE_SRC = (224.0, 129.0)
+OFF = (int(round(FACE_CENTRE_SRC[0] * SCALE - W / 2)), 0)
 
 
 def canvas_xy(p):
@@ -106,15 +111,11 @@ def canvas_xy(p):
     return (p[0] * SCALE - OFF[0], p[1] * SCALE - OFF[1])
 
 
-OFF = (FACE_CENTRE_SRC[0] * SCALE - W / 2, 0.0)
-
-
 def base_canvas() -> np.ndarray:
     """The astronaut photo scaled and cropped to the canvas (float RGB 0..255)."""
     photo = skdata.astronaut().astype(np.float64)
     big = rescale(photo, SCALE, order=3, channel_axis=-1, preserve_range=True, anti_aliasing=False)
-    x0, y0 = int(round(OFF[0])), int(round(OFF[1]))
-    crop = big[y0 : y0 + H, x0 : x0 + W]
+    crop = big[OFF[1] : OFF[1] + H, OFF[0] : OFF[0] + W]
     assert crop.shape[:2] == (H, W), crop.shape
     return np.clip(crop, 0, 255)
 
@@ -244,7 +245,6 @@ def blink_warp(img: np.ndarray, amount: float) -> np.ndarray:
             col = np.stack([src, np.full_like(src, xc)])
             for ch in range(3):
                 out[ys, xc, ch] = ndimage.map_coordinates(img[..., ch], col, order=1, mode="nearest")
-    # soften the seams a little
     return out
 
 
@@ -279,7 +279,6 @@ def mouth_warp(img: np.ndarray, amount: float) -> np.ndarray:
         t = smoothstep(lip_y - 2 * SCALE, lip_y + 10 * SCALE, y)
         d = drop * (lens * (1 - t) + jaw * t)
         d = d * (1.0 - smoothstep(chin_y, chin_y + 30 * SCALE, y))
-        # the cheeks beside the corners follow the jaw softly from the split down
         return np.where(y >= split, d, 0.0)
 
     gap_top = split
