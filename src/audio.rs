@@ -96,18 +96,24 @@ impl Speaker for SilentSpeaker {
     }
 }
 
+/// Playback speed of the prompts in slow-pacing mode (1.0 = as recorded).
+pub const SLOW_SPEED: f32 = 0.85;
+
 /// Opens the configured speaker: rodio on the default output device, or a
-/// silent one (with a single warning) when there is none.
-pub fn open_speaker(volume: f64) -> Box<dyn Speaker> {
+/// silent one (with a single warning) when there is none. `slow` plays the
+/// prompts a little slower (slow-pacing mode for very elderly users).
+pub fn open_speaker(volume: f64, slow: bool) -> Box<dyn Speaker> {
     if volume <= 0.0 {
         return Box::new(SilentSpeaker::new("audio.volume is 0"));
     }
     #[cfg(feature = "audio-rodio")]
     {
-        Box::new(rodio_speaker::RodioSpeaker::spawn(volume as f32))
+        let speed = if slow { SLOW_SPEED } else { 1.0 };
+        Box::new(rodio_speaker::RodioSpeaker::spawn(volume as f32, speed))
     }
     #[cfg(not(feature = "audio-rodio"))]
     {
+        let _ = slow;
         tracing::warn!("built without the audio-rodio feature: voice prompts are off");
         Box::new(SilentSpeaker::new("built without audio support"))
     }
@@ -140,13 +146,13 @@ mod rodio_speaker {
     impl RodioSpeaker {
         /// Starts the audio thread. Opening the device happens there; if it
         /// fails, the thread logs one warning and drops every later prompt.
-        pub fn spawn(volume: f32) -> RodioSpeaker {
+        pub fn spawn(volume: f32, speed: f32) -> RodioSpeaker {
             let (tx, rx) = mpsc::channel();
             let status = Arc::new(Mutex::new("starting".to_string()));
             let thread_status = Arc::clone(&status);
             let spawned = std::thread::Builder::new()
                 .name("audio".into())
-                .spawn(move || run(rx, volume, thread_status));
+                .spawn(move || run(rx, volume, speed, thread_status));
             match spawned {
                 Ok(_) => RodioSpeaker {
                     tx: Some(tx),
@@ -177,7 +183,7 @@ mod rodio_speaker {
         }
     }
 
-    fn run(rx: Receiver<Command>, volume: f32, status: Arc<Mutex<String>>) {
+    fn run(rx: Receiver<Command>, volume: f32, speed: f32, status: Arc<Mutex<String>>) {
         let mut sink = match rodio::DeviceSinkBuilder::open_default_sink() {
             Ok(sink) => sink,
             Err(e) => {
@@ -215,6 +221,7 @@ mod rodio_speaker {
             };
             let player = rodio::Player::connect_new(sink.mixer());
             player.set_volume(volume);
+            player.set_speed(speed);
             player.append(decoder);
             current = Some(player);
         }
@@ -274,7 +281,7 @@ mod tests {
     fn rodio_speaker_without_a_device_stays_silent_and_never_blocks() {
         // On CI there is no sound card: the thread must report silence, and
         // saying things must not block or panic either way.
-        let mut speaker = RodioSpeaker::spawn(0.5);
+        let mut speaker = RodioSpeaker::spawn(0.5, SLOW_SPEED);
         for prompt in Prompt::all() {
             speaker.say(prompt);
         }

@@ -21,7 +21,9 @@ use lifecert::kiosk::driver::{Driver, Ports};
 use lifecert::kiosk::health::{self, FakeProbe, PartState};
 use lifecert::kiosk::templates::MemoryTemplates;
 use lifecert::kiosk::vision_worker::FakeCapture;
-use lifecert::kiosk::{EventSink, ManualClock, PreviewSlot, RecordingPrinter, Waker};
+use lifecert::kiosk::{
+    EventSink, FakeCardReader, ManualClock, PreviewSlot, RecordingPrinter, Waker,
+};
 use lifecert::store::Store;
 use lifecert::ui::{AppOptions, Hooks, KioskApp, fonts, theme};
 use lifecert_core::action::Action;
@@ -44,6 +46,7 @@ struct Kit {
     clock: ManualClock,
     printer: RecordingPrinter,
     db: std::path::PathBuf,
+    card: FakeCardReader,
     _dir: tempfile::TempDir,
 }
 
@@ -74,6 +77,7 @@ fn kit() -> Kit {
         site: "测试服务点".into(),
     };
     let driver = Driver::start(ports, sink.clone()).unwrap();
+    let card = FakeCardReader::new(sink.clone());
     let probe = FakeProbe::healthy();
     let (kick, kick_rx) = mpsc::channel();
     std::mem::forget(kick);
@@ -123,6 +127,7 @@ fn kit() -> Kit {
         clock,
         printer,
         db,
+        card,
         _dir: dir,
     };
     k.wait_for("开始认证");
@@ -434,5 +439,26 @@ fn staff_menu_health_self_test_and_enrolment() {
     k.click("返回菜单");
     k.click("退出");
     k.wait_for("开始认证");
+    assert!(!k.h.state().flow().holds_identity());
+}
+
+#[test]
+fn a_card_read_fills_in_the_identity() {
+    let mut k = kit();
+    k.click("开始认证");
+    k.click("同意");
+    k.click("本人");
+    k.wait_for("请输入被认证人的身份证号码");
+    k.card.present(IdNumber::parse(DUE).unwrap());
+    k.wait_for("拍摄前请做好准备");
+    k.no_full_id_on_screen(&[DUE]);
+    // A card placed on other screens is ignored.
+    k.click("返回首页");
+    k.wait_for("开始认证");
+    k.card.present(IdNumber::parse(DUE).unwrap());
+    for _ in 0..5 {
+        k.h.step();
+    }
+    assert!(k.has("开始认证"));
     assert!(!k.h.state().flow().holds_identity());
 }

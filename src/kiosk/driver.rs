@@ -158,7 +158,6 @@ impl Driver {
             let clock = Arc::clone(&clock);
             let mut store = store;
             spawn_named("store", move || {
-                let mut seq_hint = 0u64;
                 while let Ok(job) = store_rx.recv() {
                     match job {
                         StoreJob::Record { request, record } => {
@@ -374,7 +373,6 @@ fn record_result(
     record: &ResultRecord,
     device: &str,
     now: OffsetDateTime,
-    _seq_hint: &mut u64,
 ) -> Result<String, String> {
     let person_masked = record.person.masked();
     let new = NewRecord {

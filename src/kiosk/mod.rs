@@ -213,3 +213,20 @@ impl ReceiptPrinter for UnavailablePrinter {
         format!("{}: no ESC/POS driver in this build", self.port)
     }
 }
+
+/// Stands in for the ID card reader until the peripherals issue supplies the
+/// serial adapter: whoever holds it can "place a card" (tests, demos).
+#[derive(Clone)]
+pub struct FakeCardReader {
+    sink: EventSink,
+}
+
+impl FakeCardReader {
+    pub fn new(sink: EventSink) -> FakeCardReader {
+        FakeCardReader { sink }
+    }
+    /// A card was placed on the reader.
+    pub fn present(&self, id: lifecert_core::id::IdNumber) {
+        self.sink.flow(Event::CardRead(id));
+    }
+}

@@ -188,7 +188,7 @@ pub fn build(config: &Config, run: &RunOptions) -> anyhow::Result<Built> {
         SerialPort::Device(p) => Some(Box::new(UnavailablePrinter { port: p.clone() })),
     };
     let ports = Ports {
-        speaker: crate::audio::open_speaker(config.audio.volume),
+        speaker: crate::audio::open_speaker(config.audio.volume, config.liveness.slow_pacing),
         capture: Box::new(capture),
         central: Arc::clone(&central),
         printer,
