@@ -153,8 +153,8 @@ impl CentralSystem for DemoCentral {
             .get(person.expose())
             .cloned()
             .unwrap_or_default();
-        match kind {
-            Some(DemoKind::Due | DemoKind::AlreadyCertified | DemoKind::Suspended) => {
+        if let Some(DemoKind::Due | DemoKind::AlreadyCertified | DemoKind::Suspended) = kind {
+            {
                 if kind == Some(DemoKind::AlreadyCertified) {
                     entries.push(HistoryEntry {
                         on: date!(2026 - 10 - 12),
@@ -173,7 +173,6 @@ impl CentralSystem for DemoCentral {
                     method: Method::Counter,
                 });
             }
-            _ => {}
         }
         Ok(entries)
     }

@@ -161,13 +161,7 @@ impl Driver {
                 while let Ok(job) = store_rx.recv() {
                     match job {
                         StoreJob::Record { request, record } => {
-                            match record_result(
-                                &mut store,
-                                &record,
-                                &device,
-                                clock.wall(),
-                                &mut seq_hint,
-                            ) {
+                            match record_result(&mut store, &record, &device, clock.wall()) {
                                 Ok(receipt) => {
                                     sink.flow(Event::Recorded { request, receipt });
                                     let _ = kick.send(());

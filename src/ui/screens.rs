@@ -735,7 +735,8 @@ fn history(
             body(ui, "暂无认证记录");
         } else {
             egui::Grid::new("history")
-                .spacing(vec2(48.0, 16.0))
+                .spacing(vec2(48.0, 8.0))
+                .min_row_height(48.0)
                 .striped(true)
                 .show(ui, |ui| {
                     for h in ["日期", "结果", "方式"] {
@@ -854,7 +855,8 @@ fn staff_home(ui: &mut Ui, faults: &[Part], view: &View<'_>, set: &mut impl FnMu
         let ui = &mut cols[0];
         title(ui, "设备状态");
         egui::Grid::new("health")
-            .spacing(vec2(24.0, 10.0))
+            .spacing(vec2(24.0, 6.0))
+            .min_row_height(40.0)
             .show(ui, |ui| {
                 for part in [
                     Part::Camera,
@@ -869,7 +871,7 @@ fn staff_home(ui: &mut Ui, faults: &[Part], view: &View<'_>, set: &mut impl FnMu
                     if faults.contains(&part) {
                         color = theme::BAD;
                     }
-                    let text: String = text.chars().take(40).collect();
+                    let text: String = text.chars().take(22).collect();
                     ui.label(RichText::new(text).size(theme::SMALL).color(color));
                     ui.end_row();
                 }
@@ -925,7 +927,8 @@ fn staff_self_test(ui: &mut Ui, view: &View<'_>, set: &mut impl FnMut(Intent)) {
             None => body(ui, "等待画面…"),
             Some(m) => {
                 egui::Grid::new("measures")
-                    .spacing(vec2(24.0, 8.0))
+                    .spacing(vec2(24.0, 4.0))
+                    .min_row_height(36.0)
                     .show(ui, |ui| {
                         let rows = [
                             (

@@ -149,7 +149,7 @@ pub fn face_guide(painter: &egui::Painter, rect: Rect, good: bool) {
     let color = if good { theme::GOOD } else { theme::BAD };
     let centre = rect.center();
     let (rx, ry) = (rect.width() * 0.22, rect.height() * 0.38);
-    let points: Vec<Pos2> = (0..=72)
+    let points: Vec<Pos2> = (0..72)
         .map(|i| {
             let a = TAU * i as f32 / 72.0;
             pos2(centre.x + rx * a.cos(), centre.y + ry * a.sin())
