@@ -194,17 +194,10 @@ impl FakeProbe {
     }
     pub fn set_all_ok(&self) {
         let mut r = super::lock(&self.report);
-        r.parts = [
-            Part::Camera,
-            Part::Models,
-            Part::Store,
-            Part::CardReader,
-            Part::Printer,
-            Part::Server,
-        ]
-        .into_iter()
-        .map(|p| (p, PartState::Ok("test".into())))
-        .collect();
+        r.parts = Part::ALL
+            .into_iter()
+            .map(|p| (p, PartState::Ok("test".into())))
+            .collect();
         r.queue = Some(QueueSummary::default());
     }
     /// Set one part's state.

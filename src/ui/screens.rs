@@ -265,19 +265,7 @@ pub fn draw(ui: &mut Ui, screen: &Screen, view: &View<'_>) -> Option<Intent> {
                 entry_echo(ui, echo, state);
                 ui.add_space(20.0);
                 let valid = *state == EntryState::Valid;
-                if ui
-                    .add_enabled(
-                        valid,
-                        egui::Button::new(
-                            RichText::new("开始采集")
-                                .size(theme::BUTTON)
-                                .color(theme::ON_PRIMARY),
-                        )
-                        .fill(theme::PRIMARY)
-                        .min_size(vec2(WIDE * 0.8, theme::TOUCH)),
-                    )
-                    .clicked()
-                {
+                if widgets::submit_button(ui, "开始采集", valid, WIDE * 0.8) {
                     set(Intent::Submit);
                 }
                 if big_button(ui, "返回", false, WIDE * 0.8) {
@@ -505,19 +493,7 @@ fn identity(
         entry_echo(ui, echo, state);
         ui.add_space(20.0);
         let valid = *state == EntryState::Valid;
-        if ui
-            .add_enabled(
-                valid,
-                egui::Button::new(
-                    RichText::new("确认")
-                        .size(theme::BUTTON)
-                        .color(theme::ON_PRIMARY),
-                )
-                .fill(theme::PRIMARY)
-                .min_size(vec2(WIDE * 0.8, theme::TOUCH)),
-            )
-            .clicked()
-        {
+        if widgets::submit_button(ui, "确认", valid, WIDE * 0.8) {
             set(Intent::Submit);
         }
         if big_button(ui, "上一步", false, WIDE * 0.8) {
@@ -817,18 +793,12 @@ fn staff_pin(
         }
         ui.add_space(20.0);
         if !locked
-            && ui
-                .add_enabled(
-                    (4..=8).contains(&entered) && !checking,
-                    egui::Button::new(
-                        RichText::new("确认")
-                            .size(theme::BUTTON)
-                            .color(theme::ON_PRIMARY),
-                    )
-                    .fill(theme::PRIMARY)
-                    .min_size(vec2(WIDE * 0.8, theme::TOUCH)),
-                )
-                .clicked()
+            && widgets::submit_button(
+                ui,
+                "确认",
+                (4..=8).contains(&entered) && !checking,
+                WIDE * 0.8,
+            )
         {
             set(Intent::Submit);
         }
@@ -858,14 +828,7 @@ fn staff_home(ui: &mut Ui, faults: &[Part], view: &View<'_>, set: &mut impl FnMu
             .spacing(vec2(24.0, 6.0))
             .min_row_height(40.0)
             .show(ui, |ui| {
-                for part in [
-                    Part::Camera,
-                    Part::Models,
-                    Part::Store,
-                    Part::CardReader,
-                    Part::Printer,
-                    Part::Server,
-                ] {
+                for part in Part::ALL {
                     ui.label(RichText::new(part.name_zh()).size(theme::SMALL).strong());
                     let (text, mut color) = state_text(view.health.state(part));
                     if faults.contains(&part) {

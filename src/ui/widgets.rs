@@ -31,6 +31,18 @@ pub fn big_button(ui: &mut Ui, label: &str, primary: bool, width: f32) -> bool {
     ui.add(button).clicked()
 }
 
+/// The primary confirm button of a keypad screen, greyed out until `enabled`.
+pub fn submit_button(ui: &mut Ui, label: &str, enabled: bool, width: f32) -> bool {
+    let button = egui::Button::new(
+        RichText::new(label)
+            .size(theme::BUTTON)
+            .color(theme::ON_PRIMARY),
+    )
+    .fill(theme::PRIMARY)
+    .min_size(vec2(width, theme::TOUCH));
+    ui.add_enabled(enabled, button).clicked()
+}
+
 /// A title line.
 pub fn title(ui: &mut Ui, text: &str) {
     ui.label(

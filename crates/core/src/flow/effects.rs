@@ -34,6 +34,16 @@ pub enum Part {
 }
 
 impl Part {
+    /// Every part, in the order the staff panel lists them.
+    pub const ALL: [Part; 6] = [
+        Part::Camera,
+        Part::Models,
+        Part::Store,
+        Part::CardReader,
+        Part::Printer,
+        Part::Server,
+    ];
+
     /// Without this part no certification can run: the kiosk goes out of service.
     pub fn is_essential(self) -> bool {
         matches!(self, Part::Camera | Part::Models | Part::Store)

@@ -1066,14 +1066,7 @@ const INTENTS: [Intent; 23] = [
     Intent::Submit,
 ];
 
-const PARTS: [Part; 6] = [
-    Part::Camera,
-    Part::Models,
-    Part::Store,
-    Part::CardReader,
-    Part::Printer,
-    Part::Server,
-];
+const PARTS: [Part; 6] = Part::ALL;
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
