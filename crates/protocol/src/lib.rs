@@ -8,6 +8,12 @@
 //! ([`CertificationRecord::person_id`]). The kiosk seals such payloads before
 //! they are queued (see the sync module), and never logs them.
 
+pub mod api;
+#[cfg(feature = "crypto")]
+pub mod auth;
+#[cfg(feature = "crypto")]
+pub mod seal;
+
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;

@@ -1,0 +1,214 @@
+//! Request and response bodies of the `/v1` API (JSON).
+//!
+//! Routes (all under `/v1`; "signed" = device-signed, see [`crate::auth`]):
+//!
+//! | route | auth | body → answer |
+//! |---|---|---|
+//! | `GET /v1/server-key` | none | → [`ServerKey`] |
+//! | `POST /v1/devices/register` | one-time token in body | [`RegisterRequest`] → [`RegisterResponse`] |
+//! | `POST /v1/persons/status` | signed | [`PersonQuery`] → [`crate::PersonStatus`] |
+//! | `POST /v1/persons/history` | signed | [`PersonQuery`] → [`HistoryResponse`] |
+//! | `POST /v1/persons/template` | signed | [`PersonQuery`] → [`TemplateResponse`] |
+//! | `POST /v1/certifications` | signed | [`UploadBatch`] → [`UploadResponse`] |
+//! | `POST /v1/templates` | signed + operator | [`EnrolRequest`] → [`EnrolResponse`] |
+//! | `POST /v1/heartbeat` | signed | [`Heartbeat`] → [`HeartbeatResponse`] |
+//! | `GET /v1/openapi.json` | none | the OpenAPI document |
+//!
+//! Person ID numbers travel only in bodies (never in URLs, which end up in
+//! access logs). Every answer carries the [`PROTOCOL_HEADER`] header.
+
+use serde::{Deserialize, Serialize};
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::{CertResult, Method};
+
+/// Header on every server answer: the server's [`crate::PROTOCOL_VERSION`].
+pub const PROTOCOL_HEADER: &str = "x-lifecert-protocol";
+
+/// The largest request body the server accepts, in bytes.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The most items in one [`UploadBatch`].
+pub const MAX_BATCH_ITEMS: usize = 200;
+
+/// `GET /v1/server-key`: the key kiosks seal payloads to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerKey {
+    /// The server's X25519 public key, standard base64 (32 bytes).
+    pub sealing_key: String,
+    pub protocol: u32,
+}
+
+/// `POST /v1/devices/register`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterRequest {
+    /// The one-time token from the admin page.
+    pub token: String,
+    /// The kiosk's chosen device id (`device.id` in kiosk.toml).
+    pub device_id: String,
+    /// The kiosk's Ed25519 public key, standard base64 (32 bytes).
+    pub public_key: String,
+    pub name: String,
+    pub site: String,
+    /// The kiosk's software version.
+    pub version: String,
+}
+
+/// The answer to a registration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterResponse {
+    pub device_id: String,
+    /// The server's X25519 sealing key, standard base64 (32 bytes).
+    pub sealing_key: String,
+    pub protocol: u32,
+}
+
+/// A query about one person (status, history, template).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonQuery {
+    /// The full 18-character ID number.
+    pub person_id: String,
+    /// The kiosk's local date (eligibility is judged by it).
+    pub today: Date,
+}
+
+/// One history entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryItem {
+    pub on: Date,
+    pub result: CertResult,
+    pub method: Method,
+}
+
+/// `POST /v1/persons/history`, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryResponse {
+    pub entries: Vec<HistoryItem>,
+}
+
+/// `POST /v1/persons/template`: the enrolled face template.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TemplateResponse {
+    /// The embedding model id, e.g. `arcface-w600k-r50`.
+    pub model_id: String,
+    /// The template version (increases on re-enrolment).
+    pub version: u32,
+    /// The L2-normalised embedding.
+    pub embedding: Vec<f32>,
+}
+
+/// What a sealed item holds once opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemKind {
+    /// A [`crate::CertificationRecord`] (JSON) decided on the kiosk.
+    Certification,
+    /// An [`Evidence`] (JSON) for server-side matching.
+    Evidence,
+}
+
+/// One queued result as uploaded: the id and seq in clear, the content
+/// sealed to the server's key (see [`crate::seal`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadItem {
+    /// UUIDv7, the idempotency key; equals the inner record's id.
+    pub id: Uuid,
+    pub device_seq: u64,
+    pub kind: ItemKind,
+    /// Standard base64 of the sealed box.
+    pub sealed: String,
+}
+
+/// `POST /v1/certifications`: items in seq order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadBatch {
+    pub items: Vec<UploadItem>,
+}
+
+/// What happened to one uploaded item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadOutcome {
+    /// Stored now.
+    Stored,
+    /// Stored before (a resend); nothing stored twice.
+    Duplicate,
+    /// Will never be accepted (unreadable, wrong device, invalid ID...).
+    Rejected,
+}
+
+/// The answer for one item of a batch, in the batch's order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadResult {
+    pub id: Uuid,
+    pub outcome: UploadOutcome,
+    /// The recorded result (for evidence: the server's matching outcome).
+    pub result: Option<CertResult>,
+    /// Why an item was rejected (a stable code).
+    pub code: Option<String>,
+}
+
+/// `POST /v1/certifications` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadResponse {
+    pub results: Vec<UploadResult>,
+}
+
+/// Evidence for server-side matching (offline sessions). Only ever sent
+/// sealed; the kiosk never stores it unsealed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// The record (method `offline_evidence`, result `accepted`).
+    pub record: crate::CertificationRecord,
+    /// The embedding model id.
+    pub model_id: String,
+    /// The L2-normalised embedding of the live face.
+    pub embedding: Vec<f32>,
+}
+
+/// `POST /v1/templates` (needs the [`crate::auth::HEADER_OPERATOR`] header
+/// as well as the device signature).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolRequest {
+    /// Standard base64 of a sealed [`EnrolTemplate`] (JSON).
+    pub sealed: String,
+}
+
+/// The content of an [`EnrolRequest`] once opened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnrolTemplate {
+    pub person_id: String,
+    pub model_id: String,
+    pub embedding: Vec<f32>,
+    /// How many good frames were averaged.
+    pub frames: u32,
+}
+
+/// `POST /v1/templates` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolResponse {
+    pub version: u32,
+}
+
+/// `POST /v1/heartbeat`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// Results waiting in the outbox.
+    pub queue_depth: u64,
+    /// Results dead-lettered (staff must look).
+    pub dead: u64,
+    /// Age of the oldest waiting result, seconds.
+    pub oldest_pending_secs: Option<u64>,
+    pub version: String,
+    /// Part name → state (`ok`, `fault: ...`), e.g. `camera`, `printer`.
+    pub health: std::collections::BTreeMap<String, String>,
+}
+
+/// `POST /v1/heartbeat` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatResponse {
+    #[serde(with = "time::serde::rfc3339")]
+    pub server_time: OffsetDateTime,
+    pub protocol: u32,
+}
