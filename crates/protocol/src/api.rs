@@ -212,3 +212,41 @@ pub struct HeartbeatResponse {
     pub server_time: OffsetDateTime,
     pub protocol: u32,
 }
+
+/// The stable `code` values of [`crate::ErrorBody`] and their HTTP statuses.
+pub mod codes {
+    /// 400: the body is not the JSON this route takes (malformed, wrong types).
+    pub const BAD_REQUEST: &str = "bad_request";
+    /// 413: the body is larger than [`super::MAX_BODY_BYTES`].
+    pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+    /// 422: a field is invalid, e.g. an ID number that fails GB 11643.
+    pub const INVALID: &str = "invalid";
+    /// 401: a signature header is missing or malformed.
+    pub const UNSIGNED: &str = "unsigned";
+    /// 401: the device is not registered (or was revoked).
+    pub const UNKNOWN_DEVICE: &str = "unknown_device";
+    /// 401: the signature does not verify.
+    pub const BAD_SIGNATURE: &str = "bad_signature";
+    /// 401: the timestamp is more than five minutes off the server's clock.
+    pub const STALE_TIMESTAMP: &str = "stale_timestamp";
+    /// 401: the nonce was used before.
+    pub const REPLAYED_NONCE: &str = "replayed_nonce";
+    /// 403: registration token unknown, used or expired.
+    pub const INVALID_TOKEN: &str = "invalid_token";
+    /// 409: a device with this id is already registered.
+    pub const DEVICE_EXISTS: &str = "device_exists";
+    /// 403: enrolment without a valid staff operator credential.
+    pub const OPERATOR_REQUIRED: &str = "operator_required";
+    /// 404: no such person / template / route.
+    pub const NOT_FOUND: &str = "not_found";
+    /// 429: too many requests from this device; retry later.
+    pub const RATE_LIMITED: &str = "rate_limited";
+    /// 426: the kiosk speaks another protocol version; staff must update it.
+    pub const PROTOCOL_MISMATCH: &str = "protocol_mismatch";
+    /// 500/503: the server's fault; retry later.
+    pub const INTERNAL: &str = "internal";
+    /// Per-item rejection in an [`super::UploadResult`]: the sealed box does not open.
+    pub const CANNOT_OPEN: &str = "cannot_open";
+    /// Per-item rejection: the item's inner record disagrees with its id, seq or device.
+    pub const MISMATCH: &str = "mismatch";
+}
