@@ -11,8 +11,11 @@ RUNTIME_PACKAGES=(libgl1 libgl1-mesa-dri libegl1 libx11-6 libx11-xcb1 libxcursor
 MODEL_PACKAGES=(unzip tar coreutils)
 # ffmpeg: the replay camera decodes recorded video; fonts-noto-cjk: the UI
 # tests render every Chinese string (egui_kittest fails on a missing glyph);
-# xvfb + matchbox: the real window under a virtual X server.
-TEST_PACKAGES=(ffmpeg fonts-noto-cjk xvfb xauth matchbox-window-manager "${RUNTIME_PACKAGES[@]}")
+# xvfb + matchbox: the real window under a virtual X server; postgresql: the
+# server's PostgreSQL backend (a throw-away cluster, scripts/pg.sh); chromium +
+# chromium-driver: the admin pages' end-to-end test.
+TEST_PACKAGES=(ffmpeg fonts-noto-cjk xvfb xauth matchbox-window-manager
+  postgresql chromium chromium-driver "${RUNTIME_PACKAGES[@]}")
 
 # Installs the named Debian packages that are missing (as root, or via sudo).
 ensure_packages() {

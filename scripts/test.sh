@@ -20,9 +20,15 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> core purity: lifecert-core takes no IO crates"
 bash scripts/check-core-purity.sh
 
-echo "==> cargo test"
+echo "==> PostgreSQL for the server's PostgreSQL backend"
+. scripts/pg.sh
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+trap 'pg_stop; rm -f "$log"' EXIT
+pg_start
+# Tests that need PostgreSQL or Chromium fail instead of skipping when these are missing.
+export CI="${CI:-true}"
+
+echo "==> cargo test"
 set +e
 cargo test --workspace --locked 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
