@@ -33,6 +33,7 @@ pub use types::{
     LivenessConfig, Locale, MatchingConfig, PeripheralsConfig, SLOW_PACING_FACTOR,
     SerialDeviceConfig, SerialPort, ServerConfig, SessionConfig, StorageConfig, VisionConfig,
 };
+pub use validate::check_server_url;
 
 use raw::{
     RawAudio, RawCamera, RawCardReader, RawDevice, RawDisplay, RawLiveness, RawMatching,
@@ -182,11 +183,12 @@ impl Config {
             ));
         }
         match self.server.url.as_deref() {
-            None => out.push(
-                "server.url is empty: demo/offline mode, certifications are not submitted to \
-                 a server"
+            None if !self.storage.data_dir.join("server.json").is_file() => out.push(
+                "server.url is empty and this kiosk is not registered: it cannot certify \
+                 until staff run `lifecert register --server URL --token TOKEN`"
                     .to_owned(),
             ),
+            None => {}
             Some(url) if url.starts_with("http://") => out.push(format!(
                 "server.url = {url:?} uses plain http: for localhost testing only"
             )),
@@ -249,6 +251,8 @@ impl Config {
                 ca_path: opt_path(&self.server.ca_path),
                 device_key_path: path(&self.server.device_key_path),
                 request_timeout_secs: secs(self.server.request_timeout),
+                heartbeat_minutes: secs(self.server.heartbeat) / 60,
+                operator_credential_path: opt_path(&self.server.operator_credential_path),
             },
             camera: RawCamera {
                 device: self.camera.source.to_string(),

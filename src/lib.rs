@@ -9,5 +9,6 @@ pub mod kiosk;
 pub mod logging;
 pub mod session;
 pub mod store;
+pub mod sync;
 pub mod ui;
 pub mod verify;

@@ -57,6 +57,22 @@ enum Command {
         #[command(subcommand)]
         action: QueueAction,
     },
+    /// Register this kiosk with a central server (once): creates the device
+    /// key if missing and saves <storage.data_dir>/server.json.
+    Register {
+        /// The server's base URL, e.g. https://lifecert.example.org.
+        #[arg(long)]
+        server: String,
+        /// The one-time registration token from the server's admin page.
+        #[arg(long)]
+        token: String,
+        /// A name for this kiosk on the admin page (default: the device id).
+        #[arg(long)]
+        name: Option<String>,
+        /// The site (default: device.site).
+        #[arg(long)]
+        site: Option<String>,
+    },
     /// Hash a staff PIN (read from standard input) for `session.staff_pin_hash`.
     HashPin,
     /// List every voice prompt as `clip<TAB>text` (input of scripts/voice/build.sh).
@@ -132,6 +148,11 @@ enum Command {
 enum QueueAction {
     /// Pending, acknowledged and dead-lettered counts, and the oldest pending age.
     Status,
+    /// Send every pending result now (ignoring backoff) until the queue is
+    /// empty or a round fails; prints the counts. Exit 1 when it failed.
+    Flush,
+    /// Put dead-lettered results back into the queue.
+    RetryDead,
 }
 
 fn main() -> ExitCode {
@@ -178,6 +199,42 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let status = opened.store.queue_status(OffsetDateTime::now_utc())?;
             println!("{status}");
             Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Queue {
+            action: QueueAction::RetryDead,
+        }) => {
+            logging::init_stderr();
+            let config = match load_config(cli.config.as_ref()) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let opened = Store::open(&config.storage.db_path())?;
+            let n = opened.store.retry_dead(OffsetDateTime::now_utc())?;
+            println!("{n} dead-lettered result(s) put back into the queue");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Queue {
+            action: QueueAction::Flush,
+        }) => {
+            logging::init_stderr();
+            let config = match load_config(cli.config.as_ref()) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            queue_flush(&config)
+        }
+        Some(Command::Register {
+            server,
+            token,
+            name,
+            site,
+        }) => {
+            logging::init_stderr();
+            let config = match load_config(cli.config.as_ref()) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            register(&config, server, token, name, site)
         }
         Some(Command::HashPin) => hash_pin(),
         Some(Command::Prompts) => {
@@ -310,6 +367,92 @@ fn eval_command_line() -> String {
         })
         .collect();
     format!("lifecert {}", quoted.join(" "))
+}
+
+/// `lifecert register`.
+fn register(
+    config: &Config,
+    server: String,
+    token: String,
+    name: Option<String>,
+    site: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    use lifecert::sync::register::{RegisterOptions, register};
+    if let Err(why) = config::check_server_url(&server) {
+        eprintln!("lifecert: --server {server}: {why}");
+        return Ok(ExitCode::from(2));
+    }
+    let options = RegisterOptions {
+        server_url: server,
+        token,
+        device_id: config.device.id.clone(),
+        name: name.unwrap_or_default(),
+        site: site.unwrap_or_else(|| config.device.site.clone()),
+        device_key_path: config.server.device_key_path.clone(),
+        data_dir: config.storage.data_dir.clone(),
+        ca_path: config.server.ca_path.clone(),
+        timeout: config.server.request_timeout,
+    };
+    match register(&options) {
+        Ok(r) => {
+            println!(
+                "registered as {} with {}; saved {}",
+                r.device_id,
+                r.server_url,
+                config
+                    .storage
+                    .data_dir
+                    .join(lifecert::sync::register::REGISTRATION_FILE)
+                    .display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("lifecert: {}", lifecert::sync::chain(&e));
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+/// `lifecert queue flush`.
+fn queue_flush(config: &Config) -> anyhow::Result<ExitCode> {
+    use lifecert::sync::worker::SyncWorker;
+    use lifecert::sync::{Client, ClientOptions, SyncStatus};
+    let Some(server) = lifecert::sync::register::resolve(config)
+        .map_err(|e| anyhow::anyhow!(lifecert::sync::chain(&e)))?
+    else {
+        eprintln!(
+            "lifecert: this kiosk is not registered: run `lifecert register --server URL --token TOKEN` first"
+        );
+        return Ok(ExitCode::from(2));
+    };
+    let client = Client::new(&ClientOptions {
+        base_url: server.url.clone(),
+        ca_path: config.server.ca_path.clone(),
+        timeout: config.server.request_timeout,
+    })
+    .map_err(|e| anyhow::anyhow!(lifecert::sync::chain(&e)))?
+    .signed(&server.device_id, server.key);
+    let store = Store::open(&config.storage.db_path())?.store;
+    let mut worker = SyncWorker::new(store, Box::new(client), SyncStatus::shared());
+    let report = worker.flush(OffsetDateTime::now_utc());
+    let status = worker.store().queue_status(OffsetDateTime::now_utc())?;
+    println!(
+        "sent: {} acknowledged, {} dead-lettered",
+        report.acked, report.dead
+    );
+    if let Some((_, why)) = &report.retry {
+        println!("stopped early, will retry: {why}");
+    }
+    if let Some(alert) = &report.stopped {
+        println!("sync stopped: {alert}");
+    }
+    println!("{status}");
+    Ok(if report.failed() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn hash_pin() -> anyhow::Result<ExitCode> {
@@ -470,7 +613,14 @@ fn status(config_path: Option<&PathBuf>) -> anyhow::Result<ExitCode> {
             .server
             .url
             .as_deref()
-            .unwrap_or("none configured (demo / offline)")
+            .map(str::to_string)
+            .or_else(|| {
+                lifecert::sync::register::Registration::load(&config.storage.data_dir)
+                    .ok()
+                    .flatten()
+                    .map(|r| format!("{} (registered as {})", r.server_url, r.device_id))
+            })
+            .unwrap_or_else(|| "not registered (run `lifecert register`)".to_string())
     );
     println!("Data:          {}", db.display());
     match &log.file_dir {

@@ -86,6 +86,10 @@ pub struct SessionReport {
     pub matching: MatchResult,
     /// Frames analysed.
     pub frames: u64,
+    /// Offline evidence: when liveness passed without a template, the mean
+    /// embedding of the best frames (chosen as for matching). Biometric: the
+    /// kiosk seals it for the server and drops it.
+    pub evidence: Option<Box<Embedding>>,
 }
 
 impl SessionReport {
@@ -189,6 +193,19 @@ pub fn run(
             break outcome;
         }
     };
+    let evidence = match (&outcome, template) {
+        (Outcome::Passed { evidence }, None) => {
+            let chosen: Vec<Embedding> = policy
+                .select_frames(&evidence.candidates())
+                .into_iter()
+                .filter_map(|i| samples.get(i as usize).copied().flatten())
+                .collect();
+            Embedding::mean(&chosen)
+                .filter(Embedding::is_finite)
+                .map(Box::new)
+        }
+        _ => None,
+    };
     let matching = match (&outcome, template) {
         (Outcome::Passed { evidence }, Some(template)) => {
             let chosen: Vec<Embedding> = policy
@@ -219,6 +236,7 @@ pub fn run(
         liveness: outcome,
         matching,
         frames,
+        evidence,
     })
 }
 

@@ -50,7 +50,9 @@ fn shipped_kiosk_toml_validates_and_is_the_embedded_default() {
     let config = load(&text).unwrap();
 
     assert_eq!(config.server.url, None);
-    assert!(config.server.is_demo());
+    assert!(config.server.url.is_none());
+    assert_eq!(config.server.heartbeat, Duration::from_secs(300));
+    assert_eq!(config.server.operator_credential_path, None);
     assert_eq!(config.server.request_timeout, Duration::from_secs(15));
     assert_eq!(config.camera.source, CameraSource::V4lIndex(0));
     assert_eq!((config.camera.width, config.camera.height), (640, 480));
@@ -205,6 +207,8 @@ fn unknown_deeply_nested_key() {
 
 #[rstest]
 #[case("server", "request_timeout_secs", "1", "between 2 and 120")]
+#[case("server", "heartbeat_minutes", "0", "between 1 and 1440")]
+#[case("server", "heartbeat_minutes", "1441", "between 1 and 1440")]
 #[case("camera", "width", "100", "between 160 and 3840")]
 #[case("camera", "height", "5000", "between 120 and 2160")]
 #[case("camera", "fps", "0", "between 1 and 60")]

@@ -1,7 +1,8 @@
 //! The real kiosk app (flow, driver, worker threads, screens) driven headless
 //! through egui_kittest and AccessKit, with fake ports for the camera, the
-//! speaker, the printer and device health, the in-process demo central
-//! system, and a real SQLite store in a temporary directory.
+//! speaker, the printer and device health, a fake central system (one test
+//! person per outcome), and a real SQLite store in a temporary directory
+//! (results sealed to a test server key).
 //!
 //! Assertions are on what is on screen (accessible labels) and on the voice
 //! prompts requested (a recording speaker).
@@ -16,19 +17,27 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use lifecert::audio::RecordingSpeaker;
 use lifecert::config::PinHash;
-use lifecert::kiosk::central::DemoCentral;
+use lifecert::kiosk::central::CentralSystem;
 use lifecert::kiosk::driver::{Driver, Ports};
 use lifecert::kiosk::health::{self, FakeProbe, PartState};
 use lifecert::kiosk::templates::MemoryTemplates;
+use lifecert::kiosk::templates::TemplateStore;
 use lifecert::kiosk::vision_worker::FakeCapture;
 use lifecert::kiosk::{
-    EventSink, FakeCardReader, ManualClock, PreviewSlot, RecordingPrinter, Waker,
+    EventSink, EvidenceSlot, FakeCardReader, ManualClock, PreviewSlot, RecordingPrinter, Waker,
 };
 use lifecert::store::Store;
+use lifecert::sync::seal::Sealer;
 use lifecert::ui::{AppOptions, Hooks, KioskApp, fonts, theme};
 use lifecert_core::action::Action;
-use lifecert_core::flow::{CaptureFailure, CaptureOutcome, Flow, FlowConfig, Part, Prompt};
+use lifecert_core::flow::{
+    CaptureFailure, CaptureOutcome, Flow, FlowConfig, HistoryEntry, Part, Prompt, ServiceFailure,
+};
 use lifecert_core::id::IdNumber;
+use lifecert_protocol::seal::OpeningKey;
+use lifecert_protocol::{BenefitType, CertResult, Method, PersonStatus};
+use time::Date;
+use time::macros::date;
 
 const DUE: &str = "110105195203150013";
 const OPERATOR: &str = "110105196808080112";
@@ -36,7 +45,52 @@ const NOT_IN_SCOPE: &str = "110105195001010039";
 const SUSPENDED: &str = "110105194912310054";
 const ALREADY: &str = "110105195709180076";
 const NO_TEMPLATE: &str = "110105196011200084";
+const UNREACHABLE: &str = "110105195505050093";
 const PIN: &str = "246810";
+
+/// A fake central system: one test person per outcome (test data).
+struct FakeCentral {
+    templates: Arc<MemoryTemplates>,
+}
+
+impl CentralSystem for FakeCentral {
+    fn status(&self, person: &IdNumber, today: Date) -> Result<PersonStatus, ServiceFailure> {
+        Ok(match person.expose() {
+            DUE if self.templates.has(person) => PersonStatus::Due {
+                benefit: BenefitType::Pension,
+                deadline: today,
+                region: "110105".into(),
+                masked_name: "王*明".into(),
+            },
+            DUE | NO_TEMPLATE => PersonStatus::NoTemplate,
+            SUSPENDED => PersonStatus::Suspended {
+                since: date!(2026 - 09 - 01),
+            },
+            ALREADY => PersonStatus::AlreadyCertified {
+                on: date!(2026 - 10 - 12),
+                next_deadline: date!(2027 - 10 - 31),
+            },
+            UNREACHABLE => return Err(ServiceFailure::Unreachable),
+            _ => PersonStatus::NotInScope,
+        })
+    }
+    fn history(&self, person: &IdNumber, _: Date) -> Result<Vec<HistoryEntry>, ServiceFailure> {
+        if person.expose() == UNREACHABLE {
+            return Err(ServiceFailure::Unreachable);
+        }
+        Ok(vec![HistoryEntry {
+            on: date!(2025 - 10 - 20),
+            result: CertResult::Passed,
+            method: Method::Kiosk,
+        }])
+    }
+    fn reachable(&self) -> bool {
+        true
+    }
+    fn describe(&self) -> String {
+        "fake central (test)".into()
+    }
+}
 
 struct Kit {
     h: Harness<'static, KioskApp>,
@@ -57,7 +111,7 @@ fn kit() -> Kit {
     let clock = ManualClock::new(time::macros::datetime!(2026-11-22 10:00 +8));
     let templates = Arc::new(MemoryTemplates::default());
     templates.put_embedding_for_test(&IdNumber::parse(DUE).unwrap());
-    let central = Arc::new(DemoCentral::new(templates));
+    let central = Arc::new(FakeCentral { templates });
     let speaker = RecordingSpeaker::new();
     let capture = FakeCapture::default();
     capture.connect(sink.clone());
@@ -71,7 +125,13 @@ fn kit() -> Kit {
         printer: Some(Box::new(printer.clone())),
         clock: Arc::new(clock.clone()),
         store: Store::open(&db).unwrap().store,
-        sync_store: Store::open(&db).unwrap().store,
+        sync: None,
+        heartbeat: Duration::from_secs(300),
+        sealer: Some(Sealer {
+            device_id: "kiosk-test".into(),
+            key: OpeningKey::generate().public(),
+        }),
+        evidence: EvidenceSlot::default(),
         pin: PinHash::parse(&lifecert::config::hash_pin(PIN).unwrap()).unwrap(),
         device_id: "kiosk-test".into(),
         site: "测试服务点".into(),
@@ -100,7 +160,7 @@ fn kit() -> Kit {
         total_timeout: Duration::from_secs(20),
         slow_pacing: false,
         card_reader: false,
-        demo: true,
+        banner: None,
         hide_cursor: false,
     };
     let app = KioskApp::new(
@@ -250,7 +310,7 @@ fn success_for_oneself_with_receipt_and_voice() {
     k.wait_for("开始认证");
     assert!(k.said().contains(&Prompt::Goodbye));
     assert!(!k.h.state().flow().holds_identity());
-    // The record was stored durably (and, in demo mode, synced).
+    // The record was stored durably (sealed; no sync worker in this test).
     let store = Store::open(&k.db).unwrap().store;
     let status = store.queue_status(time::OffsetDateTime::now_utc()).unwrap();
     assert_eq!(status.pending + status.acked, 1, "{status}");
@@ -388,6 +448,22 @@ fn camera_unplugged_goes_out_of_service_and_recovers_by_itself() {
     k.wait_for("开始认证");
     let welcomes = k.said().iter().filter(|p| **p == Prompt::Welcome).count();
     assert_eq!(welcomes, 2, "welcomed again after recovery");
+}
+
+#[test]
+fn unregistered_kiosk_is_out_of_service_with_what_staff_must_do() {
+    let mut k = kit();
+    k.probe.set(
+        Part::Registration,
+        PartState::Faulty("未注册：请技术人员运行 lifecert register".into()),
+    );
+    k.wait_for("本机暂停服务");
+    k.wait_for("本机注册故障");
+    k.wait_for("lifecert register --server 服务器地址 --token 令牌");
+    assert!(!k.has("开始认证"), "no session can start unregistered");
+    k.probe
+        .set(Part::Registration, PartState::Ok("kiosk-1".into()));
+    k.wait_for("开始认证");
 }
 
 #[test]

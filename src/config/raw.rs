@@ -33,6 +33,8 @@ pub(crate) struct RawServer {
     pub ca_path: String,
     pub device_key_path: String,
     pub request_timeout_secs: i64,
+    pub heartbeat_minutes: i64,
+    pub operator_credential_path: String,
 }
 
 impl Default for RawServer {
@@ -42,6 +44,8 @@ impl Default for RawServer {
             ca_path: String::new(),
             device_key_path: String::new(),
             request_timeout_secs: 15,
+            heartbeat_minutes: 5,
+            operator_credential_path: String::new(),
         }
     }
 }

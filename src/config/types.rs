@@ -14,7 +14,7 @@ pub const SLOW_PACING_FACTOR: f64 = 1.5;
 /// `[server]`: the certification server.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerConfig {
-    /// Base URL; `None` = no server (demo/offline mode).
+    /// Base URL; `None` = the registered server (`<data_dir>/server.json`), if any.
     pub url: Option<String>,
     /// Fleet CA PEM file; `None` = system root certificates.
     pub ca_path: Option<PathBuf>,
@@ -22,13 +22,12 @@ pub struct ServerConfig {
     pub device_key_path: PathBuf,
     /// Timeout of one request.
     pub request_timeout: Duration,
-}
-
-impl ServerConfig {
-    /// True when no server is configured (demo/offline mode).
-    pub fn is_demo(&self) -> bool {
-        self.url.is_none()
-    }
+    /// Interval of the heartbeat to the server (1..=1440 minutes).
+    pub heartbeat: Duration,
+    /// File holding the staff operator credential `<operator id>:<secret>`
+    /// (mode 0600) used to upload enrolled templates; `None` = templates stay
+    /// on this kiosk.
+    pub operator_credential_path: Option<PathBuf>,
 }
 
 /// Where camera frames come from (`camera.device`).

@@ -163,6 +163,10 @@ impl Checker {
                 2,
                 120,
             ),
+            heartbeat: Duration::from_secs(
+                60 * u64::from(self.uint("server.heartbeat_minutes", s.heartbeat_minutes, 1, 1440)),
+            ),
+            operator_credential_path: Self::opt_path(&s.operator_credential_path),
         }
     }
 
@@ -440,8 +444,12 @@ impl Checker {
 }
 
 /// `server.url` rules: https, or http to a loopback host for testing.
+pub fn check_server_url(url: &str) -> Result<(), String> {
+    check_url(url)
+}
+
 fn check_url(url: &str) -> Result<(), String> {
-    const ALLOWED: &str = "must be \"\" (no server: demo/offline mode) or an https:// URL like \
+    const ALLOWED: &str = "must be \"\" (the registered server, see `lifecert register`) or an https:// URL like \
                            \"https://lifecert.example.org\"";
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(format!("contains spaces; {ALLOWED}"));

@@ -1,5 +1,6 @@
 //! Runs the flow's effects. Nothing here blocks the UI thread: each kind of
-//! work goes to its named worker thread (`network`, `store`, `sync`, `pin`,
+//! work goes to its named worker thread (`network`, `store`, `sync` (see
+//! [`crate::sync::worker`]), `pin`,
 //! `printer`, and the capture service's `vision`/`camera`), and completions
 //! come back as flow events over the one [`EventSink`]. Timers are deadlines
 //! the UI loop checks against the [`Clock`].
@@ -10,26 +11,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::time::Duration;
 
-use lifecert_core::flow::{
-    Effect, Event, Receipt, RequestId, ResultRecord, ServiceFailure, TimerId,
-};
+use lifecert_core::flow::{Effect, Event, Receipt, RequestId, ResultRecord, TimerId};
 use lifecert_core::id::IdNumber;
-use lifecert_protocol::{BenefitType, CertificationRecord};
+use lifecert_protocol::{BenefitType, CertificationRecord, Method};
 use time::OffsetDateTime;
+use zeroize::Zeroizing;
 
 use super::central::CentralSystem;
 use super::vision_worker::{CaptureJob, CaptureService};
-use super::{AppEvent, Clock, EventSink, ReceiptPrinter};
+use super::{AppEvent, Clock, EventSink, EvidenceSlot, ReceiptPrinter};
 use crate::audio::Speaker;
 use crate::config::PinHash;
-use crate::store::{AuditEntry, NewRecord, Store};
-
-/// Outbox items sent per sync round.
-const SYNC_BATCH: usize = 20;
-/// Sync round interval when nothing kicks it.
-const SYNC_INTERVAL: Duration = Duration::from_secs(30);
-/// Retry delay after a failed upload (the server issue brings jittered backoff).
-const SYNC_RETRY: Duration = Duration::from_secs(60);
+use crate::store::{AuditEntry, EnqueueError, NewRecord, Store};
+use crate::sync::seal::{KIND_CERTIFICATION, KIND_EVIDENCE, SealPayloadError, Sealer};
+use crate::sync::worker::SyncWorker;
 
 /// The ports the driver works with (built in main.rs or by a test).
 pub struct Ports {
@@ -40,8 +35,16 @@ pub struct Ports {
     pub clock: Arc<dyn Clock>,
     /// The open local store (moved to the `store` thread).
     pub store: Store,
-    /// A second connection for the `sync` thread.
-    pub sync_store: Store,
+    /// The sync worker (with its own store connection), or `None` when the
+    /// kiosk is not registered (results cannot be sealed then either).
+    pub sync: Option<SyncWorker>,
+    /// Heartbeat interval (`server.heartbeat_minutes`).
+    pub heartbeat: Duration,
+    /// Seals outbox payloads to the registered server's key; `None` = not
+    /// registered: recording a result fails (nothing is stored unsealed).
+    pub sealer: Option<Sealer>,
+    /// Offline evidence from the capture service.
+    pub evidence: EvidenceSlot,
     pub pin: PinHash,
     pub device_id: String,
     pub site: String,
@@ -62,6 +65,7 @@ enum StoreJob {
     Record {
         request: RequestId,
         record: Box<ResultRecord>,
+        evidence: Option<Zeroizing<Vec<f32>>>,
     },
     Audit(AuditEntry),
 }
@@ -81,6 +85,9 @@ pub struct Driver {
     timers: BTreeMap<TimerId, Duration>,
     camera_in_use: Arc<AtomicBool>,
     said: Vec<lifecert_core::flow::Prompt>,
+    evidence: EvidenceSlot,
+    /// The latest offline capture (its evidence goes with the next offline record).
+    offline_capture: Option<RequestId>,
 }
 
 fn spawn_named(name: &str, f: impl FnOnce() + Send + 'static) -> Result<(), String> {
@@ -101,7 +108,10 @@ impl Driver {
             printer,
             clock,
             store,
-            sync_store,
+            sync,
+            heartbeat,
+            sealer,
+            evidence,
             pin,
             device_id,
             site,
@@ -121,7 +131,7 @@ impl Driver {
                             sink.flow(Event::Eligibility { request, outcome });
                         }
                         NetJob::History { request, person } => {
-                            let outcome = central.history(&person);
+                            let outcome = central.history(&person, clock.wall().date());
                             sink.flow(Event::History { request, outcome });
                         }
                     }
@@ -129,25 +139,13 @@ impl Driver {
             })?;
         }
 
-        // sync: uploads the outbox in seq order.
-        let (sync_kick, kick_rx) = mpsc::channel::<()>();
-        {
-            let central = Arc::clone(&central);
-            let sink = sink.clone();
-            let clock = Arc::clone(&clock);
-            spawn_named("sync", move || {
-                loop {
-                    let sent = sync_round(&sync_store, central.as_ref(), clock.as_ref());
-                    if sent > 0 {
-                        sink.send(AppEvent::Notice(format!("已上传 {sent} 条认证记录")));
-                    }
-                    match kick_rx.recv_timeout(SYNC_INTERVAL) {
-                        Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) => {}
-                        Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                    }
-                }
-            })?;
-        }
+        // sync: uploads the outbox in seq order (nothing to do when unregistered).
+        let sync_kick = match sync {
+            Some(worker) => {
+                crate::sync::worker::spawn(worker, Arc::clone(&clock), heartbeat, sink.clone())?
+            }
+            None => mpsc::channel::<()>().0,
+        };
 
         // store: records (with their outbox rows) and the audit log.
         let (store_tx, store_rx) = mpsc::channel::<StoreJob>();
@@ -160,14 +158,27 @@ impl Driver {
             spawn_named("store", move || {
                 while let Ok(job) = store_rx.recv() {
                     match job {
-                        StoreJob::Record { request, record } => {
-                            match record_result(&mut store, &record, &device, clock.wall()) {
+                        StoreJob::Record {
+                            request,
+                            record,
+                            evidence,
+                        } => {
+                            let sealed = record_result(
+                                &mut store,
+                                sealer.as_ref(),
+                                &record,
+                                evidence.as_deref().map(Vec::as_slice),
+                                &device,
+                                clock.wall(),
+                            );
+                            drop(evidence);
+                            match sealed {
                                 Ok(receipt) => {
                                     sink.flow(Event::Recorded { request, receipt });
                                     let _ = kick.send(());
                                 }
                                 Err(e) => {
-                                    tracing::error!(error = %e, "cannot record a result");
+                                    tracing::error!("cannot record a result: {e}");
                                     sink.flow(Event::RecordFailed { request });
                                 }
                             }
@@ -220,6 +231,8 @@ impl Driver {
             timers: BTreeMap::new(),
             camera_in_use: Arc::new(AtomicBool::new(false)),
             said: Vec::new(),
+            evidence,
+            offline_capture: None,
         })
     }
 
@@ -279,20 +292,35 @@ impl Driver {
                 person,
                 attempt,
                 offline,
-            } => self.capture.start_capture(CaptureJob {
-                request,
-                person,
-                attempt,
-                offline,
-            }),
+            } => {
+                self.offline_capture = offline.then_some(request);
+                self.capture.start_capture(CaptureJob {
+                    request,
+                    person,
+                    attempt,
+                    offline,
+                });
+            }
             Effect::StartEnrolment { request, person } => {
                 self.capture.start_enrolment(request, person);
             }
             Effect::CancelCapture => self.capture.cancel(),
             Effect::RecordResult { request, record } => {
+                let evidence = if record.method == Method::OfflineEvidence {
+                    let taken = self.offline_capture.and_then(|r| self.evidence.take(r));
+                    if taken.is_none() {
+                        tracing::error!(
+                            "offline result without embedding evidence: queued as a plain record"
+                        );
+                    }
+                    taken
+                } else {
+                    None
+                };
                 let _ = self.store.send(StoreJob::Record {
                     request,
                     record: Box::new(record),
+                    evidence,
                 });
             }
             Effect::VerifyPin { request, pin } => {
@@ -328,7 +356,11 @@ impl Driver {
                     operator: operator_masked,
                 }));
             }
-            Effect::WipeSession => self.capture.wipe(),
+            Effect::WipeSession => {
+                self.evidence.clear();
+                self.offline_capture = None;
+                self.capture.wipe();
+            }
         }
     }
 
@@ -360,14 +392,28 @@ fn benefit_name(benefit: Option<BenefitType>) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// Writes the record and its outbox row in one transaction; returns the
-/// receipt number shown and printed.
+/// Why a result could not be recorded.
+#[derive(Debug, thiserror::Error)]
+enum RecordError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Seal(#[from] SealPayloadError),
+}
+
+/// Writes the record and its sealed outbox item in one transaction; returns
+/// the receipt number shown and printed. The wire record (with the outbox
+/// row's id and seq) is sealed inside the transaction; with `evidence` it is
+/// sealed as an `Evidence` (kind `evidence`). Never stores it unsealed.
 fn record_result(
     store: &mut Store,
+    sealer: Option<&Sealer>,
     record: &ResultRecord,
+    evidence: Option<&[f32]>,
     device: &str,
     now: OffsetDateTime,
-) -> Result<String, String> {
+) -> Result<String, RecordError> {
+    let sealer = sealer.ok_or(SealPayloadError::NotRegistered)?;
     let person_masked = record.person.masked();
     let new = NewRecord {
         person_masked,
@@ -380,9 +426,6 @@ fn record_result(
         operator_masked: record.operator.as_ref().map(IdNumber::masked),
         receipt: None,
     };
-    // The wire record; `device_seq` and `id` are fixed by the outbox row and
-    // filled in when the sync worker sends it. The server issue seals this
-    // payload to the server's key.
     let wire = CertificationRecord {
         id: uuid::Uuid::nil(),
         device_seq: 0,
@@ -396,10 +439,22 @@ fn record_result(
         score: record.score,
         operator_masked: record.operator.as_ref().map(IdNumber::masked),
     };
-    let payload = serde_json::to_vec(&wire).map_err(|e| e.to_string())?;
+    let kind = if evidence.is_some() {
+        KIND_EVIDENCE
+    } else {
+        KIND_CERTIFICATION
+    };
     let enqueued = store
-        .enqueue(&new, "certification", &payload, now)
-        .map_err(|e| e.to_string())?;
+        .enqueue_with(
+            &new,
+            kind,
+            |id, seq| sealer.seal_item(wire, id, seq, evidence),
+            now,
+        )
+        .map_err(|e| match e {
+            EnqueueError::Store(e) => RecordError::Store(e),
+            EnqueueError::Payload(e) => RecordError::Seal(e),
+        })?;
     Ok(receipt_number(enqueued.id, enqueued.seq))
 }
 
@@ -416,46 +471,4 @@ fn person_key(person: &IdNumber) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(format!("lifecert-person:{}", person.expose()).as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// One sync round: send due outbox items in seq order. Returns how many were
-/// acknowledged.
-fn sync_round(store: &Store, central: &dyn CentralSystem, clock: &dyn Clock) -> usize {
-    let now = clock.wall();
-    let batch = match store.due_batch(now, SYNC_BATCH) {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::warn!(error = %e, "sync: cannot read the outbox");
-            return 0;
-        }
-    };
-    let mut sent = 0;
-    for item in batch {
-        let mut wire: CertificationRecord = match serde_json::from_slice(&item.payload) {
-            Ok(w) => w,
-            Err(e) => {
-                let _ = store.mark_dead(item.id, &format!("unreadable payload: {e}"), now);
-                continue;
-            }
-        };
-        wire.id = item.id;
-        wire.device_seq = u64::try_from(item.seq).unwrap_or(0);
-        match central.submit(&wire) {
-            Ok(()) => {
-                if store.mark_acked(item.id, now).is_ok() {
-                    sent += 1;
-                }
-            }
-            Err(failure) => {
-                let reason = match failure {
-                    ServiceFailure::Unreachable => "unreachable".to_string(),
-                    ServiceFailure::Server { code } => format!("server error {code}"),
-                };
-                let _ = store.mark_retry(item.id, &reason, now + SYNC_RETRY);
-                // Keep seq order: stop at the first failure.
-                break;
-            }
-        }
-    }
-    sent
 }

@@ -33,6 +33,8 @@ pub struct QueueSummary {
     pub acked: u64,
     /// How long the oldest unsent item has been waiting.
     pub oldest_age: Option<time::Duration>,
+    /// The error of the last dead-lettered item (staff: `lifecert queue retry-dead`).
+    pub last_dead_error: Option<String>,
 }
 
 /// One health report.
@@ -42,6 +44,8 @@ pub struct HealthReport {
     pub queue: Option<QueueSummary>,
     /// Enrolled face templates on this kiosk.
     pub templates: usize,
+    /// Sync has stopped (protocol mismatch, unregistered): the staff alert.
+    pub sync_alert: Option<String>,
 }
 
 impl HealthReport {
@@ -65,6 +69,8 @@ pub struct SystemProbe {
     pub templates: Arc<dyn TemplateStore>,
     pub card_reader: SerialPort,
     pub printer: SerialPort,
+    /// The sync worker's shared status (stop alert; health for the heartbeat).
+    pub sync: Arc<crate::sync::SyncStatus>,
 }
 
 impl SystemProbe {
@@ -73,6 +79,7 @@ impl SystemProbe {
         models: Result<String, String>,
         central: Arc<dyn CentralSystem>,
         templates: Arc<dyn TemplateStore>,
+        sync: Arc<crate::sync::SyncStatus>,
     ) -> SystemProbe {
         let store = Store::open(&config.storage.db_path())
             .map(|o| o.store)
@@ -85,6 +92,7 @@ impl SystemProbe {
             templates,
             card_reader: config.peripherals.card_reader.port.clone(),
             printer: config.peripherals.printer.port.clone(),
+            sync,
         }
     }
 
@@ -147,18 +155,34 @@ impl HealthProbe for SystemProbe {
                         dead: q.dead,
                         acked: q.acked,
                         oldest_age: q.oldest_pending_age,
+                        last_dead_error: if q.dead > 0 {
+                            store.last_dead_error().ok().flatten()
+                        } else {
+                            None
+                        },
                     }),
                 ),
                 Err(e) => (PartState::Faulty(e.to_string()), None),
             },
             Err(e) => (PartState::Faulty(e.clone()), None),
         };
-        let server = if self.central.reachable() {
+        let sync_alert = self.sync.stopped();
+        let unregistered = self.central.describe() == crate::sync::central::UNREGISTERED_ZH;
+        let registration = if unregistered {
+            PartState::Faulty(self.central.describe())
+        } else {
+            PartState::Ok(self.central.describe())
+        };
+        let server = if let Some(alert) = &sync_alert {
+            PartState::Faulty(alert.clone())
+        } else if unregistered {
+            PartState::NotConfigured
+        } else if self.central.reachable() {
             PartState::Ok(self.central.describe())
         } else {
             PartState::Faulty(format!("无法连接：{}", self.central.describe()))
         };
-        HealthReport {
+        let report = HealthReport {
             parts: vec![
                 (Part::Camera, camera),
                 (Part::Models, models),
@@ -172,10 +196,27 @@ impl HealthProbe for SystemProbe {
                     SystemProbe::serial_state(&self.printer, "打印机"),
                 ),
                 (Part::Server, server),
+                (Part::Registration, registration),
             ],
             queue,
             templates: self.templates.count(),
-        }
+            sync_alert,
+        };
+        self.sync.set_health(
+            report
+                .parts
+                .iter()
+                .map(|(part, state)| {
+                    let state = match state {
+                        PartState::Ok(_) => "ok".to_string(),
+                        PartState::Faulty(why) => format!("fault: {why}"),
+                        PartState::NotConfigured => "not_configured".to_string(),
+                    };
+                    (format!("{part:?}").to_lowercase(), state)
+                })
+                .collect(),
+        );
+        report
     }
 }
 

@@ -174,6 +174,44 @@ impl PreviewSlot {
     }
 }
 
+/// Offline evidence handed from the vision worker to the driver: the mean
+/// embedding of the best frames of an offline capture, keyed by the capture's
+/// request id. One slot (one session at a time); zeroed when taken, replaced
+/// or cleared.
+#[derive(Clone, Default)]
+pub struct EvidenceSlot {
+    inner: Arc<Mutex<Option<HeldEvidence>>>,
+}
+
+type HeldEvidence = (lifecert_core::flow::RequestId, zeroize::Zeroizing<Vec<f32>>);
+
+impl EvidenceSlot {
+    /// Offer the evidence of capture `request` (replaces, and wipes, any older one).
+    pub fn put(&self, request: lifecert_core::flow::RequestId, embedding: Vec<f32>) {
+        *lock(&self.inner) = Some((request, zeroize::Zeroizing::new(embedding)));
+    }
+    /// The evidence of capture `request`, if that is what the slot holds.
+    pub fn take(
+        &self,
+        request: lifecert_core::flow::RequestId,
+    ) -> Option<zeroize::Zeroizing<Vec<f32>>> {
+        let mut g = lock(&self.inner);
+        if g.as_ref().is_some_and(|(r, _)| *r == request) {
+            g.take().map(|(_, e)| e)
+        } else {
+            None
+        }
+    }
+    /// Wipe whatever is held.
+    pub fn clear(&self) {
+        *lock(&self.inner) = None;
+    }
+    /// Whether evidence is held (tests).
+    pub fn is_empty(&self) -> bool {
+        lock(&self.inner).is_none()
+    }
+}
+
 /// The receipt printer port (the peripherals issue supplies the ESC/POS one).
 pub trait ReceiptPrinter: Send {
     fn print(&mut self, receipt: &Receipt, site: &str) -> Result<(), String>;

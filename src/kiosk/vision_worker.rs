@@ -21,13 +21,14 @@ use lifecert_core::matching::MatchPolicy;
 use lifecert_vision::{Analyzer, Embedding, Models, Template};
 
 use super::templates::TemplateStore;
-use super::{AppEvent, Clock, EventSink, PreviewSlot};
+use super::{AppEvent, Clock, EventSink, EvidenceSlot, PreviewSlot};
 use crate::camera::{
     CameraError, CameraEvent, CaptureOptions, CaptureThread, FrameReceiver, FrameSource, Pacing,
     ReplayOptions, StillRepeat, TimedFrame, open_configured, open_replay_with,
 };
 use crate::config::{CameraConfig, CameraSource};
 use crate::session::{self, Progress, SessionError};
+use crate::sync::central::TemplateUploader;
 
 /// Good frontal frames a staff enrolment collects.
 pub const ENROL_FRAMES: u8 = 5;
@@ -101,6 +102,11 @@ pub struct VisionSetup {
     pub sink: EventSink,
     pub preview: PreviewSlot,
     pub clock: Arc<dyn Clock>,
+    /// Where offline captures leave their embedding evidence for the driver.
+    pub evidence: EvidenceSlot,
+    /// Uploads staff enrolments to the server (registered kiosk with an
+    /// operator credential), else `None`: templates stay on this kiosk.
+    pub uploader: Option<Arc<dyn TemplateUploader>>,
 }
 
 /// The real capture service: the `vision` thread.
@@ -399,13 +405,27 @@ impl Worker {
             &mut progress,
         );
         match result {
-            Ok(report) => {
+            Ok(mut report) => {
                 tracing::info!(
                     frames = report.frames,
                     passed = report.passed(),
                     "capture finished"
                 );
-                Some(report.capture_outcome())
+                let outcome = report.capture_outcome();
+                let evidence = report.evidence.take();
+                if job.offline && outcome == CaptureOutcome::EvidenceCaptured {
+                    // Hand the evidence to the driver (sealed there, then wiped).
+                    match evidence {
+                        Some(mean) => self.setup.evidence.put(job.request, mean.0.to_vec()),
+                        None => {
+                            tracing::warn!(
+                                "offline capture passed liveness without usable embeddings"
+                            );
+                            return device_fault;
+                        }
+                    }
+                }
+                Some(outcome)
             }
             Err(_) if self.cancel.load(Ordering::SeqCst) => None,
             Err(e) => {
@@ -497,10 +517,20 @@ impl Worker {
         Some(match self.setup.templates.put(person, &template) {
             Ok(()) => {
                 tracing::info!(frames, "face template enrolled on this kiosk");
-                EnrolOutcome::Saved {
-                    frames,
-                    sent: false,
-                }
+                let sent = match &self.setup.uploader {
+                    Some(uploader) => match uploader.upload(person, &template) {
+                        Ok(version) => {
+                            tracing::info!(version, "face template sent to the server");
+                            true
+                        }
+                        Err(e) => {
+                            tracing::warn!("cannot send the face template to the server: {e}");
+                            false
+                        }
+                    },
+                    None => false,
+                };
+                EnrolOutcome::Saved { frames, sent }
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot store the face template");

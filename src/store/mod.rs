@@ -26,6 +26,17 @@ use time::{Date, OffsetDateTime, UtcOffset};
 use uuid::Uuid;
 
 pub use error::StoreError;
+
+/// Why [`Store::enqueue_with`] wrote nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum EnqueueError<E> {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The payload callback failed.
+    #[error("cannot build the outbox payload: {0}")]
+    Payload(E),
+}
 pub use schema::MIGRATIONS;
 
 /// How long a statement waits for a lock held by another connection before failing.
@@ -310,15 +321,12 @@ impl Store {
     }
 
     /// Writes `record` and its outbox item (`kind`, opaque `payload`) in one IMMEDIATE
-    /// transaction, with a fresh UUIDv7 and the next sequence number.
-    ///
-    /// Returns only after the commit returned: the pair is then durable (`synchronous=FULL`).
-    /// The item is due at once (`next_attempt_at = now`).
+    /// transaction, with a fresh UUIDv7 and the next sequence number. See
+    /// [`Store::enqueue_with`] for a payload that depends on the id and sequence number.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Unmasked`] if `person_masked` or `operator_masked` contains no `*`;
-    /// [`StoreError::Query`] if the transaction fails (nothing is written then).
+    /// As [`Store::enqueue_with`].
     pub fn enqueue(
         &mut self,
         record: &NewRecord,
@@ -326,6 +334,38 @@ impl Store {
         payload: &[u8],
         now: OffsetDateTime,
     ) -> Result<Enqueued, StoreError> {
+        self.enqueue_with(
+            record,
+            kind,
+            |_, _| Ok::<_, std::convert::Infallible>(payload.to_vec()),
+            now,
+        )
+        .map_err(|e| match e {
+            EnqueueError::Store(e) => e,
+            EnqueueError::Payload(never) => match never {},
+        })
+    }
+
+    /// Writes `record` and its outbox item in one IMMEDIATE transaction, with a fresh UUIDv7
+    /// and the next sequence number; `payload(id, seq)` builds the outbox payload inside the
+    /// transaction once both are known (the kiosk seals the wire record, which must carry the
+    /// same id and seq, to the server's key there). If `payload` fails, nothing is written.
+    ///
+    /// Returns only after the commit returned: the pair is then durable (`synchronous=FULL`).
+    /// The item is due at once (`next_attempt_at = now`).
+    ///
+    /// # Errors
+    ///
+    /// [`EnqueueError::Payload`] with the callback's error (nothing written);
+    /// [`StoreError::Unmasked`] if `person_masked` or `operator_masked` contains no `*`;
+    /// [`StoreError::Query`] if the transaction fails (nothing is written then).
+    pub fn enqueue_with<E>(
+        &mut self,
+        record: &NewRecord,
+        kind: &str,
+        payload: impl FnOnce(Uuid, i64) -> Result<Vec<u8>, E>,
+        now: OffsetDateTime,
+    ) -> Result<Enqueued, EnqueueError<E>> {
         self.check_masked("person_masked", &record.person_masked)?;
         if let Some(op) = &record.operator_masked {
             self.check_masked("operator_masked", op)?;
@@ -353,6 +393,8 @@ impl Store {
                 row.get(0)
             })
             .map_err(q("allocate seq"))?;
+        // Dropping `tx` without commit rolls back: nothing is written.
+        let payload = payload(id, seq).map_err(EnqueueError::Payload)?;
         tx.prepare_cached(
             "INSERT INTO records (id, person_masked, person_key, benefit, result, method, \
              certified_at, next_due, operator_masked, receipt) \
@@ -377,7 +419,7 @@ impl Store {
             "INSERT INTO outbox (id, seq, kind, payload, created_at, attempts, next_attempt_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, 0, ?5)",
         )
-        .and_then(|mut st| st.execute(params![id_text, seq, kind, payload, now_ms]))
+        .and_then(|mut st| st.execute(params![id_text, seq, kind, payload.as_slice(), now_ms]))
         .map_err(q("insert outbox item"))?;
         tx.commit().map_err(q("commit enqueue"))?;
         Ok(Enqueued { id, seq })
@@ -504,6 +546,24 @@ impl Store {
                 params![unix_millis(now)],
             )
             .map_err(self.err("retry dead outbox items"))
+    }
+
+    /// The error of the most recently dead-lettered item, for the staff menu.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Query`] if the query fails.
+    pub fn last_dead_error(&self) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT last_error FROM outbox WHERE dead_at IS NOT NULL AND acked_at IS NULL \
+                 ORDER BY dead_at DESC, seq DESC LIMIT 1",
+                [],
+                |row| row.get::<_, Option<String>>(0),
+            )
+            .optional()
+            .map(Option::flatten)
+            .map_err(self.err("read the last dead-letter error"))
     }
 
     fn expect_found(&self, id: Uuid, changed: usize) -> Result<(), StoreError> {

@@ -405,3 +405,46 @@ fn newer_schema_is_an_error_not_a_quarantine() {
     assert!(err.to_string().contains("do not delete"));
     assert!(path.exists());
 }
+
+#[test]
+fn enqueue_with_builds_the_payload_from_the_id_and_seq() {
+    let (_dir, _path, mut store) = new_store();
+    enqueue_n(&mut store, 2, T0);
+    let done = store
+        .enqueue_with(
+            &record("k", T0),
+            "certification",
+            |id, seq| Ok::<_, String>(format!("{id}/{seq}").into_bytes()),
+            T0,
+        )
+        .unwrap();
+    assert_eq!(done.seq, 3);
+    let items = store.due_batch(T0, 10).unwrap();
+    assert_eq!(items[2].payload, format!("{}/3", done.id).into_bytes());
+}
+
+#[test]
+fn enqueue_with_writes_nothing_when_the_payload_fails() {
+    let (_dir, _path, mut store) = new_store();
+    enqueue_n(&mut store, 1, T0);
+    let err = store
+        .enqueue_with(
+            &record("failing", T0),
+            "certification",
+            |_, _| Err::<Vec<u8>, _>("cannot seal".to_string()),
+            T0,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, EnqueueError::Payload(ref e) if e == "cannot seal"),
+        "{err}"
+    );
+    let status = store.queue_status(T0).unwrap();
+    assert_eq!(status.pending, 1, "no outbox row");
+    assert!(
+        store.records_for("failing").unwrap().is_empty(),
+        "no record"
+    );
+    // The seq is not burnt: the next item gets 2.
+    assert_eq!(enqueue_n(&mut store, 1, T0)[0].seq, 2);
+}

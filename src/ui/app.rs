@@ -27,7 +27,8 @@ pub struct AppOptions {
     pub total_timeout: Duration,
     pub slow_pacing: bool,
     pub card_reader: bool,
-    pub demo: bool,
+    /// A short warning in the top bar, e.g. 未注册 (kiosk not registered).
+    pub banner: Option<String>,
     pub hide_cursor: bool,
 }
 
@@ -294,9 +295,9 @@ impl eframe::App for KioskApp {
                     {
                         intent = Some(Intent::Home);
                     }
-                    if self.options.demo {
+                    if let Some(banner) = &self.options.banner {
                         ui.label(
-                            RichText::new("演示模式")
+                            RichText::new(banner)
                                 .size(theme::SMALL)
                                 .strong()
                                 .color(theme::WARN),

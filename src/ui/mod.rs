@@ -16,15 +16,22 @@ use lifecert_core::flow::{Flow, Intent};
 pub use app::{AppOptions, Hooks, KioskApp};
 
 use crate::config::{Config, SerialPort};
-use crate::kiosk::central::{CentralSystem, DemoCentral};
+use crate::kiosk::central::CentralSystem;
 use crate::kiosk::driver::{Driver, Ports};
 use crate::kiosk::health::{self, SystemProbe};
 use crate::kiosk::templates::{DirTemplates, MemoryTemplates, TemplateStore};
 use crate::kiosk::vision_worker::{VisionSetup, VisionWorker};
 use crate::kiosk::{
-    Clock, EventSink, PreviewSlot, ReceiptPrinter, SystemClock, UnavailablePrinter, Waker,
+    Clock, EventSink, EvidenceSlot, PreviewSlot, ReceiptPrinter, SystemClock, UnavailablePrinter,
+    Waker,
 };
 use crate::store::Store;
+use crate::sync::central::{
+    HttpCentral, HttpUploader, RemoteTemplates, TemplateUploader, Unregistered,
+};
+use crate::sync::seal::Sealer;
+use crate::sync::worker::SyncWorker;
+use crate::sync::{Client, ClientOptions, SyncStatus};
 
 /// How often the health thread checks the parts.
 pub const HEALTH_INTERVAL: Duration = Duration::from_secs(3);
@@ -139,16 +146,52 @@ pub fn build(config: &Config, run: &RunOptions) -> anyhow::Result<Built> {
             Arc::new(MemoryTemplates::default())
         }
     };
-    let central: Arc<dyn CentralSystem> = match &config.server.url {
+    // The registered server (kiosk.toml's server.url wins over server.json).
+    let server = crate::sync::register::resolve(config)
+        .with_context(|| "cannot use this kiosk's registration")?;
+    let sync_status = SyncStatus::shared();
+    let mut vision_templates = Arc::clone(&templates);
+    let mut uploader: Option<Arc<dyn TemplateUploader>> = None;
+    let (central, transport, sealer, device_id): (Arc<dyn CentralSystem>, _, _, _) = match server {
         None => {
-            tracing::warn!("no server.url: demo mode (演示模式) with built-in demo persons");
-            Arc::new(DemoCentral::new(Arc::clone(&templates)))
-        }
-        Some(url) => {
-            anyhow::bail!(
-                "server.url is set to {url}, but this build has no server client yet; \
-                 leave server.url empty to run the demo"
+            tracing::warn!(
+                "this kiosk is not registered with a server: it cannot certify until staff run \
+                 `lifecert register --server URL --token TOKEN`"
+            );
+            (
+                Arc::new(Unregistered),
+                None,
+                None,
+                config.device.id.clone().unwrap_or_else(|| "kiosk".into()),
             )
+        }
+        Some(server) => {
+            let client = Client::new(&ClientOptions {
+                base_url: server.url.clone(),
+                ca_path: config.server.ca_path.clone(),
+                timeout: config.server.request_timeout,
+            })
+            .map_err(|e| anyhow::anyhow!(crate::sync::chain(&e)))?
+            .signed(&server.device_id, Arc::clone(&server.key));
+            let sealer = Sealer {
+                device_id: server.device_id.clone(),
+                key: server.sealing_key.clone(),
+            };
+            let http = Arc::new(HttpCentral::new(client.clone()));
+            vision_templates = Arc::new(RemoteTemplates {
+                local: Arc::clone(&templates),
+                central: Arc::clone(&http),
+                clock: Arc::clone(&clock),
+            });
+            if let Some(path) = &config.server.operator_credential_path {
+                uploader = Some(Arc::new(HttpUploader {
+                    client: client.clone(),
+                    sealer: sealer.clone(),
+                    credential_path: path.clone(),
+                }));
+            }
+            tracing::info!(server = %server.url, device = %server.device_id, "registered server");
+            (http, Some(client), Some(sealer), server.device_id)
         }
     };
     let models = crate::analysis::load_models(config);
@@ -160,15 +203,18 @@ pub fn build(config: &Config, run: &RunOptions) -> anyhow::Result<Built> {
         .map(|_| "已加载，校验通过".to_string())
         .map_err(Clone::clone);
     let preview = PreviewSlot::default();
+    let evidence = EvidenceSlot::default();
     let capture = VisionWorker::spawn(VisionSetup {
         models,
         camera: config.camera.clone(),
         params: crate::verify::liveness_params(config),
         policy: crate::verify::match_policy(config),
-        templates: Arc::clone(&templates),
+        templates: vision_templates,
         sink: sink.clone(),
         preview: preview.clone(),
         clock: Arc::clone(&clock),
+        evidence: evidence.clone(),
+        uploader,
     })
     .map_err(anyhow::Error::msg)?;
     let db = config.storage.db_path();
@@ -177,9 +223,19 @@ pub fn build(config: &Config, run: &RunOptions) -> anyhow::Result<Built> {
     if let Some(q) = &opened.quarantined {
         tracing::error!(moved_to = %q.display(), "the local database was corrupt: it was set aside and a new one created");
     }
-    let sync_store = Store::open(&db)
-        .map(|o| o.store)
-        .with_context(|| format!("cannot open the local store {}", db.display()))?;
+    let sync = match transport {
+        Some(client) => {
+            let sync_store = Store::open(&db)
+                .map(|o| o.store)
+                .with_context(|| format!("cannot open the local store {}", db.display()))?;
+            Some(SyncWorker::new(
+                sync_store,
+                Box::new(client),
+                Arc::clone(&sync_status),
+            ))
+        }
+        None => None,
+    };
     let printer: Option<Box<dyn ReceiptPrinter>> = match &config.peripherals.printer.port {
         SerialPort::Disabled => None,
         SerialPort::Auto => Some(Box::new(UnavailablePrinter {
@@ -194,9 +250,12 @@ pub fn build(config: &Config, run: &RunOptions) -> anyhow::Result<Built> {
         printer,
         clock,
         store: opened.store,
-        sync_store,
+        sync,
+        heartbeat: config.server.heartbeat,
+        sealer,
+        evidence,
         pin: config.session.staff_pin_hash.clone(),
-        device_id: config.device.id.clone().unwrap_or_else(|| "kiosk".into()),
+        device_id,
         site: config.device.site.clone(),
     };
     let driver = Driver::start(ports, sink.clone()).map_err(anyhow::Error::msg)?;
@@ -208,6 +267,7 @@ pub fn build(config: &Config, run: &RunOptions) -> anyhow::Result<Built> {
             models_state,
             Arc::clone(&central),
             templates,
+            sync_status,
         )),
         HEALTH_INTERVAL,
         driver.camera_in_use(),
@@ -231,7 +291,8 @@ pub fn build(config: &Config, run: &RunOptions) -> anyhow::Result<Built> {
         total_timeout: config.liveness.effective_total_timeout(),
         slow_pacing: config.liveness.slow_pacing,
         card_reader: config.peripherals.card_reader.port != SerialPort::Disabled,
-        demo: central.is_demo(),
+        banner: (central.describe() == crate::sync::central::UNREGISTERED_ZH)
+            .then(|| "未注册".to_string()),
         hide_cursor: config.display.hide_cursor,
     };
     let flow = Flow::new(config.flow_config());

@@ -855,6 +855,28 @@ fn staff_home(ui: &mut Ui, faults: &[Part], view: &View<'_>, set: &mut impl FnMu
                 ui.label(RichText::new(format!("{} 人", view.health.templates)).size(theme::SMALL));
                 ui.end_row();
             });
+        if let Some(alert) = &view.health.sync_alert {
+            body_colored(ui, &format!("同步已停止：{alert}"), theme::BAD);
+        }
+        if let Some(q) = &view.health.queue
+            && q.dead > 0
+        {
+            let last: String = q
+                .last_dead_error
+                .as_deref()
+                .unwrap_or("未知")
+                .chars()
+                .take(60)
+                .collect();
+            body_colored(
+                ui,
+                &format!(
+                    "{} 条记录上传失败（最近原因：{last}）。请技术人员检查后运行 lifecert queue retry-dead",
+                    q.dead
+                ),
+                theme::BAD,
+            );
+        }
         if let Some(n) = view.notice {
             body_colored(ui, n, theme::PRIMARY);
         }

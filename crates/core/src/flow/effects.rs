@@ -31,22 +31,29 @@ pub enum Part {
     CardReader,
     Printer,
     Server,
+    /// The kiosk's registration with the server (its device key and the
+    /// server's sealing key). Unregistered, no result could be sealed.
+    Registration,
 }
 
 impl Part {
     /// Every part, in the order the staff panel lists them.
-    pub const ALL: [Part; 6] = [
+    pub const ALL: [Part; 7] = [
         Part::Camera,
         Part::Models,
         Part::Store,
         Part::CardReader,
         Part::Printer,
         Part::Server,
+        Part::Registration,
     ];
 
     /// Without this part no certification can run: the kiosk goes out of service.
     pub fn is_essential(self) -> bool {
-        matches!(self, Part::Camera | Part::Models | Part::Store)
+        matches!(
+            self,
+            Part::Camera | Part::Models | Part::Store | Part::Registration
+        )
     }
 
     /// Plain Chinese name of the part.
@@ -58,6 +65,7 @@ impl Part {
             Part::CardReader => "身份证阅读器",
             Part::Printer => "凭条打印机",
             Part::Server => "社保中心网络",
+            Part::Registration => "本机注册",
         }
     }
 
@@ -70,6 +78,10 @@ impl Part {
             Part::CardReader => "请检查身份证阅读器的连线和电源",
             Part::Printer => "请检查打印机的纸张、连线和电源",
             Part::Server => "请检查网络连接；认证结果会在本机排队，联网后自动上传",
+            Part::Registration => {
+                "本机尚未在社保中心服务器注册：请在管理页面创建注册令牌，\
+                 然后在本机运行 lifecert register --server 服务器地址 --token 令牌"
+            }
         }
     }
 }

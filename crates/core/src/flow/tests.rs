@@ -1066,7 +1066,7 @@ const INTENTS: [Intent; 23] = [
     Intent::Submit,
 ];
 
-const PARTS: [Part; 6] = Part::ALL;
+const PARTS: [Part; 7] = Part::ALL;
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![

@@ -1,0 +1,2 @@
+//! Drain benchmark (being written).
+fn main() {}
