@@ -112,15 +112,17 @@ def main() -> int:
     shutil.copytree(Path(args.face) / "clip", camera)
 
     env = dict(os.environ)
+    # The kiosk data dir registered with the local server (screenshots.sh), if any.
+    env.setdefault("LIFECERT__STORAGE__DATA_DIR", str(data))
     env.update({
-        "LIFECERT__STORAGE__DATA_DIR": str(data),
         "LIFECERT__CAMERA__DEVICE": f"replay:{camera}",
         "LIFECERT__CAMERA__FPS": "10",
         "LIFECERT__AUDIO__VOLUME": "0",
         "LANG": "zh_CN.UTF-8",
     })
     enrol = sorted(str(p) for p in (Path(args.face) / "enrol").glob("*.png"))
-    subprocess.run([args.binary, "enroll-template", "--id", DUE, *enrol], check=True, env=env)
+    subprocess.run([args.binary, "enroll-template", "--id", DUE, *enrol], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
 
     # A virtual screen with a window manager, so full screen really fills it.
     xvfb = subprocess.Popen(
