@@ -210,3 +210,55 @@ fn verify_is_deterministic_and_reports_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("wink"));
 }
+
+/// Offline sessions (no template on the device): liveness passes and the
+/// session hands over the evidence embedding the server will match. It must
+/// be the live person's face: close to their template, far from another's.
+#[test]
+fn offline_session_yields_evidence_of_the_live_face() {
+    use lifecert::config::Config;
+    use lifecert_core::action::Action;
+    use lifecert_core::liveness::Plan;
+
+    let Some(dir) = faces() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let clip = dir.join("video_blink_repeating/blink_selfie/video.mp4");
+    let same = Template::load(&template_from(&clip, 5, tmp.path())).unwrap();
+    let other = Template::load(&template_from(
+        &dir.join("video_mouth_open_mauckc/webcam_man/mouth_open.mp4"),
+        8,
+        tmp.path(),
+    ))
+    .unwrap();
+    let env = [
+        (
+            "LIFECERT__VISION__MODELS_DIR".to_string(),
+            repo().join("models").display().to_string(),
+        ),
+        (
+            "LIFECERT__STORAGE__DATA_DIR".to_string(),
+            tmp.path().display().to_string(),
+        ),
+    ];
+    let config = Config::load_with_env(None, env).unwrap();
+    let plan = Plan {
+        seed: 7,
+        actions: vec![Action::Blink],
+    };
+    let report =
+        lifecert::verify::replay_session(&config, models().unwrap(), &clip, plan, None, false)
+            .unwrap();
+    assert!(report.liveness.passed(), "liveness passes offline");
+    let evidence = report
+        .evidence
+        .expect("evidence when liveness passed without a template");
+    assert!(evidence.is_finite());
+    let to_same = evidence.distance(&same.embedding);
+    let to_other = evidence.distance(&other.embedding);
+    println!("evidence distance: same person {to_same:.3}, other person {to_other:.3}");
+    assert!(to_same < 0.5, "the server would match it: {to_same}");
+    assert!(
+        to_other > 0.5,
+        "another person's template would not: {to_other}"
+    );
+}
