@@ -163,9 +163,16 @@ fn no_image_id_number_or_embedding_where_it_must_not_be() {
     let mut files = ServerFiles::new(&dir.path().join("server"));
     files.rust_log = "debug".into();
     files.cli(&["seed-demo"]);
-    let credential = files.cli(&["create-operator", "E2E Staff"]).trim().to_string();
+    let credential = files
+        .cli(&["create-operator", "E2E Staff"])
+        .trim()
+        .to_string();
     let server = files.start(0);
-    let kiosk = KioskFiles::new(&dir.path().join("kiosk"), "kiosk-e2e-privacy", &files.ca_path);
+    let kiosk = KioskFiles::new(
+        &dir.path().join("kiosk"),
+        "kiosk-e2e-privacy",
+        &files.ca_path,
+    );
     let out_dir = kiosk.root.join("output");
     std::fs::create_dir_all(&out_dir).unwrap();
     // Kiosk commands at debug level, their output kept for the scan.
@@ -200,8 +207,7 @@ fn no_image_id_number_or_embedding_where_it_must_not_be() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&credential_path, std::fs::Permissions::from_mode(0o600))
-            .unwrap();
+        std::fs::set_permissions(&credential_path, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
     let template = unit_vector(11);
     let uploader = HttpUploader {
@@ -232,7 +238,9 @@ fn no_image_id_number_or_embedding_where_it_must_not_be() {
         PersonStatus::Due { .. }
     ));
     assert!(matches!(
-        central.status(&IdNumber::parse(LI).unwrap(), today).unwrap(),
+        central
+            .status(&IdNumber::parse(LI).unwrap(), today)
+            .unwrap(),
         PersonStatus::Due { .. }
     ));
     central.history(&wang, today).unwrap();
@@ -315,18 +323,26 @@ fn no_image_id_number_or_embedding_where_it_must_not_be() {
         "the sync thread did not upload both results: {:?}",
         kiosk.queue()
     );
+    // The kiosk database and its WAL while the kiosk still has them open.
+    let mut live = Vec::new();
+    for suffix in ["", "-wal"] {
+        let path = PathBuf::from(format!("{}{suffix}", kiosk.db_path().display()));
+        if let Ok(bytes) = std::fs::read(&path) {
+            live.push((path, bytes));
+        }
+    }
+    assert!(live.len() == 2, "expected the kiosk database and its WAL");
     drop(driver);
 
     // The server matched the evidence against the enrolled template.
     let db = files.db();
-    let mut rows: Vec<(String, String)> = db
-        .0
-        .prepare("SELECT method, result FROM certifications ORDER BY device_seq")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let mut rows: Vec<(String, String)> =
+        db.0.prepare("SELECT method, result FROM certifications ORDER BY device_seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
     rows.sort();
     assert_eq!(
         rows,
@@ -354,6 +370,20 @@ fn no_image_id_number_or_embedding_where_it_must_not_be() {
         scan(
             path,
             &bytes,
+            Rules {
+                ids: true,
+                embeddings: &both,
+            },
+            &mut found,
+        );
+    }
+    for (path, bytes) in &live {
+        scan(
+            &path.with_extension(format!(
+                "{}(live)",
+                path.extension().unwrap().to_string_lossy()
+            )),
+            bytes,
             Rules {
                 ids: true,
                 embeddings: &both,
@@ -395,10 +425,31 @@ fn no_image_id_number_or_embedding_where_it_must_not_be() {
             );
         }
     }
+    // Positive control: the same scan finds the roster's ID numbers and the
+    // enrolled template in the server's database files, where they belong.
+    let mut control = Vec::new();
+    for path in &db_files {
+        let bytes = std::fs::read(path).unwrap();
+        let template_only: [&[f32]; 1] = [&template];
+        scan(
+            path,
+            &bytes,
+            Rules {
+                ids: true,
+                embeddings: &template_only,
+            },
+            &mut control,
+        );
+    }
+    assert!(
+        control.iter().any(|f| f.contains("full ID number"))
+            && control.iter().any(|f| f.contains("as raw f32")),
+        "the scanner does not find what is known to be in the server database: {control:?}"
+    );
     let sql_found = server_sql_scan(&db.0);
     let log_bytes = std::fs::metadata(&files.log_path).map_or(0, |m| m.len());
     eprintln!(
-        "privacy: scanned {} kiosk files, {} server files ({} database files by SQL, \
+        "privacy: scanned {} kiosk files (+ the live database and WAL), {} server files ({} database files by SQL, \
          server log {log_bytes} bytes); {:.1} s",
         kiosk_files.len(),
         server_files.len(),

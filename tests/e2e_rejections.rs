@@ -216,7 +216,7 @@ fn forged_wrong_key_stale_replayed_unregistered_and_tampered_requests_are_refuse
                     (id, h, body)
                 }
                 "replayed" => {
-                    let (id, h, body) = originals[i].clone();
+                    let (id, h, body) = originals.get(i).cloned().unwrap();
                     (id, h, body)
                 }
                 "unregistered" => {
@@ -263,9 +263,15 @@ fn forged_wrong_key_stale_replayed_unregistered_and_tampered_requests_are_refuse
         started.elapsed().as_secs_f64()
     );
     for (kind, n) in &summary {
-        assert_eq!(*n, ATTEMPTS, "{kind}: {n}/{ATTEMPTS} refused with the right code");
+        assert_eq!(
+            *n, ATTEMPTS,
+            "{kind}: {n}/{ATTEMPTS} refused with the right code"
+        );
     }
-    assert_eq!(stored_refused, 0, "certifications of refused requests were stored");
+    assert_eq!(
+        stored_refused, 0,
+        "certifications of refused requests were stored"
+    );
     // Nothing beyond the accepted originals, each once; no upload handler ran.
     assert_eq!(stored_ids, accepted);
     assert_eq!(db.counts().rows, ATTEMPTS as u64);

@@ -464,6 +464,40 @@ impl Store {
             .map_err(self.err("read due outbox items"))
     }
 
+    /// Marks several outbox items acknowledged in ONE transaction (one disk
+    /// sync for a whole batch); all or nothing.
+    pub fn mark_acked_many(&mut self, ids: &[Uuid], now: OffsetDateTime) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let q = |op: &'static str| {
+            let path = path.clone();
+            move |source| StoreError::Query { path, op, source }
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(q("begin marking outbox items acked"))?;
+        for id in ids {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE outbox SET acked_at = COALESCE(acked_at, ?2), dead_at = NULL \
+                     WHERE id = ?1",
+                )
+                .and_then(|mut st| st.execute(params![id.to_string(), unix_millis(now)]))
+                .map_err(q("mark an outbox item acked"))?;
+            if n == 0 {
+                // Dropping `tx` rolls the whole batch back.
+                return Err(StoreError::UnknownOutboxId {
+                    path: path.clone(),
+                    id: *id,
+                });
+            }
+        }
+        tx.commit().map_err(q("commit acked outbox items"))
+    }
+
     /// Marks item `id` as acknowledged by the server at `now` (clearing a dead mark, since the
     /// server has it). Acking an already acked item keeps the first ack time.
     ///

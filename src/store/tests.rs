@@ -448,3 +448,26 @@ fn enqueue_with_writes_nothing_when_the_payload_fails() {
     // The seq is not burnt: the next item gets 2.
     assert_eq!(enqueue_n(&mut store, 1, T0)[0].seq, 2);
 }
+
+#[test]
+fn mark_acked_many_is_one_all_or_nothing_transaction() {
+    let (_dir, _path, mut store) = new_store();
+    let now = OffsetDateTime::now_utc();
+    let items = enqueue_n(&mut store, 5, now);
+    let ids: Vec<Uuid> = items.iter().map(|e| e.id).collect();
+    // An unknown id among them: nothing is marked.
+    let mut with_unknown = ids[..3].to_vec();
+    with_unknown.push(Uuid::now_v7());
+    assert!(matches!(
+        store.mark_acked_many(&with_unknown, now),
+        Err(StoreError::UnknownOutboxId { .. })
+    ));
+    assert_eq!(store.queue_status(now).unwrap().acked, 0);
+    store.mark_acked_many(&ids[..3], now).unwrap();
+    let status = store.queue_status(now).unwrap();
+    assert_eq!((status.pending, status.acked), (2, 3));
+    store.mark_acked_many(&[], now).unwrap();
+    // Acking again is harmless (a resend answered Duplicate).
+    store.mark_acked_many(&ids, now).unwrap();
+    assert_eq!(store.queue_status(now).unwrap().acked, 5);
+}

@@ -213,6 +213,8 @@ impl SyncWorker {
         let attempts = sent.iter().map(|i| i.attempts).max().unwrap_or(0);
         match self.transport.upload(&batch) {
             Ok(answer) => {
+                // Acks are written together, in one transaction (one disk sync per batch).
+                let mut acks: Vec<uuid::Uuid> = Vec::with_capacity(sent.len());
                 for (i, item) in sent.iter().enumerate() {
                     let result = answer.results.iter().find(|r| r.id == item.id);
                     let outcome = match result {
@@ -223,22 +225,22 @@ impl SyncWorker {
                         None => SyncOutcome::Undecodable,
                     };
                     match classify(&outcome, item.attempts, (self.jitter)()) {
-                        Disposition::Ack => match self.store.mark_acked(item.id, now) {
-                            Ok(()) => report.acked += 1,
-                            Err(e) => tracing::warn!("sync: cannot mark acked: {}", chain(&e)),
-                        },
+                        Disposition::Ack => acks.push(item.id),
                         Disposition::Permanent { reason } => self.dead(item, &reason, now, report),
                         Disposition::Retry { after } => {
+                            self.ack_all(&acks, now, report);
                             let why = "the server's answer lacks this item";
                             self.retry(&sent[i..], after, why, now, report);
                             return BatchEnd::Paused;
                         }
                         Disposition::Stop { reason } => {
+                            self.ack_all(&acks, now, report);
                             self.stop(&outcome, &reason, report);
                             return BatchEnd::Stopped;
                         }
                     }
                 }
+                self.ack_all(&acks, now, report);
                 BatchEnd::Done
             }
             Err(error) => {
@@ -276,6 +278,13 @@ impl SyncWorker {
                     Disposition::Ack => BatchEnd::Done,
                 }
             }
+        }
+    }
+
+    fn ack_all(&mut self, ids: &[uuid::Uuid], now: OffsetDateTime, report: &mut DrainReport) {
+        match self.store.mark_acked_many(ids, now) {
+            Ok(()) => report.acked += ids.len(),
+            Err(e) => tracing::warn!("sync: cannot mark acked: {}", chain(&e)),
         }
     }
 

@@ -422,7 +422,9 @@ impl KioskFiles {
     }
 
     pub fn queue(&self) -> QueueStatus {
-        self.store().queue_status(OffsetDateTime::now_utc()).unwrap()
+        self.store()
+            .queue_status(OffsetDateTime::now_utc())
+            .unwrap()
     }
 
     /// Outbox items with at least one failed attempt.

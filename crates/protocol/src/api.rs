@@ -90,11 +90,14 @@ pub struct HistoryResponse {
 /// `POST /v1/persons/template`: the enrolled face template.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TemplateResponse {
-    /// The embedding model id, e.g. `arcface-w600k-r50`.
+    /// The embedding model id, e.g. `faceapi_recognition_u8`.
     pub model_id: String,
     /// The template version (increases on re-enrolment).
     pub version: u32,
-    /// The L2-normalised embedding.
+    /// The template: a 128-d dlib/face-api descriptor, NOT L2-normalised
+    /// (the component-wise mean of good enrolment frames). Compare by
+    /// Euclidean distance; the server's `matching.threshold` (default 0.5)
+    /// is the match line.
     pub embedding: Vec<f32>,
 }
 
@@ -163,7 +166,11 @@ pub struct Evidence {
     pub record: crate::CertificationRecord,
     /// The embedding model id.
     pub model_id: String,
-    /// The L2-normalised embedding of the live face.
+    /// The live face's 128-d dlib/face-api descriptor, NOT L2-normalised
+    /// (the mean of the session's good frames): exactly 128 finite values
+    /// with an L2 norm in 0.05..=10, else the item is rejected `invalid`.
+    /// The server passes it when its Euclidean distance to the template is
+    /// at most `matching.threshold`, else records an appeal.
     pub embedding: Vec<f32>,
 }
 
@@ -180,6 +187,9 @@ pub struct EnrolRequest {
 pub struct EnrolTemplate {
     pub person_id: String,
     pub model_id: String,
+    /// The 128-d dlib/face-api descriptor, NOT L2-normalised (the mean of
+    /// the good enrolment frames): exactly 128 finite values with an L2 norm
+    /// in 0.05..=10, else 422 `invalid`.
     pub embedding: Vec<f32>,
     /// How many good frames were averaged.
     pub frames: u32,

@@ -443,7 +443,7 @@ impl RawConfig {
             push(
                 "admin.password_hash",
                 "admin.password_hash is not an argon2 PHC string (it must start with \
-                 \"$argon2\"); generate one with an argon2 tool, or remove the key to lock \
+                 \"$argon2\"); make one with `lifecert-server hash-password`, or remove the key to lock \
                  the admin pages"
                     .into(),
             );

@@ -112,8 +112,13 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex(&Sha256::digest(data))
 }
 
-/// Turns ID numbers into opaque template keys: SHA-256 over a server secret
-/// and the number, so the templates table names nobody.
+/// Turns ID numbers into opaque keys: SHA-256 over a server secret, a purpose
+/// tag and the number. Two purposes, so the tables cannot be joined without
+/// the secret file:
+/// - [`SubjectKeyer::key`]: the `templates.subject_key` (biometrics);
+/// - [`SubjectKeyer::person_key`]: `persons.person_key`, by which
+///   `person_benefits` and `certifications` refer to a person (the full ID
+///   number lives only in `persons.id_number`).
 #[derive(Clone)]
 pub struct SubjectKeyer([u8; 32]);
 
@@ -129,10 +134,19 @@ impl SubjectKeyer {
         load_or_create(&data_dir.join(SUBJECT_SECRET_FILE), random_bytes).map(SubjectKeyer)
     }
 
-    /// The opaque key of a (normalised) ID number.
+    /// The opaque template key of a (normalised) ID number.
     pub fn key(&self, id_number: &str) -> String {
+        self.keyed(b"lifecert-subject-v1\n", id_number)
+    }
+
+    /// The opaque person key of a (normalised) ID number.
+    pub fn person_key(&self, id_number: &str) -> String {
+        self.keyed(b"lifecert-person-v1\n", id_number)
+    }
+
+    fn keyed(&self, purpose: &[u8], id_number: &str) -> String {
         let mut h = Sha256::new();
-        h.update(b"lifecert-subject-v1\n");
+        h.update(purpose);
         h.update(self.0);
         h.update(id_number.as_bytes());
         hex(&h.finalize())
@@ -169,6 +183,14 @@ mod tests {
         assert_eq!(s1.key("110105195203150013"), s2.key("110105195203150013"));
         assert_ne!(s1.key("110105195203150013"), s1.key("110105194807220022"));
         assert!(!s1.key("110105195203150013").contains("110105"));
+        assert_eq!(
+            s1.person_key("110105195203150013"),
+            s2.person_key("110105195203150013")
+        );
+        assert_ne!(
+            s1.person_key("110105195203150013"),
+            s1.key("110105195203150013")
+        );
         std::fs::write(dir.path().join(SEALING_KEY_FILE), b"short").unwrap();
         assert!(matches!(
             load_opening_key(dir.path()),

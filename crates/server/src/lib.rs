@@ -21,6 +21,7 @@ pub mod seed;
 pub mod status;
 pub mod storage;
 pub mod testing;
+pub mod tools;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -72,6 +73,14 @@ pub enum ServerError {
     Storage(#[from] StorageError),
     #[error(transparent)]
     Tls(#[from] net::TlsError),
+    #[error(
+        "admin.password_hash: {0}; make one with `lifecert-server hash-password` (password on \
+         stdin), or remove the key to disable the admin pages"
+    )]
+    AdminPassword(String),
+    /// An operator command failed (the message says what to do).
+    #[error("{0}")]
+    Tool(String),
     #[error("cannot listen on {addr}: {source}; pick a free port or another address")]
     Bind {
         addr: SocketAddr,
@@ -169,10 +178,9 @@ pub async fn serve(config: Config) -> Result<RunningServer, ServerError> {
     serve_with(config, None).await
 }
 
-/// Like [`serve`], merging `extra` routes (the admin pages) into the app.
-///
-/// ADMIN HOOK: the lead wires `admin::router()` here (e.g.
-/// `serve_with(config, Some(admin::router()))`).
+/// Like [`serve`], merging `extra` routes into the app. The admin pages
+/// (`/admin`) are mounted by [`serve_state`] whenever `[admin] password_hash`
+/// is set.
 pub async fn serve_with(
     config: Config,
     extra: Option<axum::Router<AppState>>,
@@ -181,12 +189,18 @@ pub async fn serve_with(
     serve_state(state, extra).await
 }
 
-/// Serves an already built state.
+/// Serves an already built state: the `/v1` API, `extra`, and the admin
+/// pages over the real storage when `config.admin.password_hash` is set
+/// (checked first: a malformed hash is [`ServerError::AdminPassword`];
+/// cookies are `Secure` when TLS is on).
 pub async fn serve_state(
     state: AppState,
     extra: Option<axum::Router<AppState>>,
 ) -> Result<RunningServer, ServerError> {
     let config = Arc::clone(&state.config);
+    if let Some(hash) = &config.admin.password_hash {
+        admin::check_password_hash(hash).map_err(ServerError::AdminPassword)?;
+    }
     let tls = match &config.tls {
         Some(t) => Some(Arc::new(net::server_config(&t.cert_path, &t.key_path)?)),
         None => None,
@@ -207,7 +221,19 @@ pub async fn serve_state(
             addr: config.listen,
             source,
         })?;
-    let app = api::app(state.clone(), extra);
+    let mut app = api::app(state.clone(), extra);
+    if let Some(hash) = &config.admin.password_hash {
+        let options = admin::AdminOptions::default();
+        let data = Arc::new(admin::store::StorageAdmin::new(&state, options.utc_offset));
+        app = app.merge(admin::router_with(
+            data,
+            admin::AdminConfig {
+                password_hash: hash.clone(),
+                secure_cookie: is_tls,
+            },
+            options,
+        ));
+    }
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let result = axum::serve(incoming, app)

@@ -40,6 +40,18 @@ enum Command {
     /// Write a throwaway CA and a localhost server certificate into DIR
     /// (ca.pem, server.pem, server.key) for local testing.
     GenDevCert { dir: PathBuf },
+    /// Store a face template made by the kiosk's `lifecert enroll-template
+    /// -o FILE.json` for a person of the roster; prints the new version.
+    PutTemplate {
+        /// The person's ID number (must be in the roster).
+        #[arg(long)]
+        id: String,
+        /// The template file.
+        file: PathBuf,
+    },
+    /// Read the admin password from standard input and print its argon2id
+    /// hash for `[admin] password_hash`.
+    HashPassword,
 }
 
 #[tokio::main]
@@ -59,6 +71,24 @@ async fn main() -> ExitCode {
                     "wrote {} and the server certificate/key",
                     t.ca_path.display()
                 );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("lifecert-server: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if let Some(Command::HashPassword) = &cli.command {
+        let mut line = String::new();
+        if let Err(e) = std::io::stdin().read_line(&mut line) {
+            eprintln!("lifecert-server: cannot read the password from stdin: {e}");
+            return ExitCode::FAILURE;
+        }
+        let password = line.trim_end_matches(['\r', '\n']);
+        return match lifecert_server::tools::hash_password(password) {
+            Ok(h) => {
+                println!("{h}");
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -110,7 +140,21 @@ async fn run(command: Command, config: Config) -> Result<(), ServerError> {
             println!("{cred}");
             Ok(())
         }
-        Command::GenDevCert { .. } => Ok(()),
+        Command::GenDevCert { .. } | Command::HashPassword => Ok(()),
+        Command::PutTemplate { id, file } => {
+            let shown = file.display().to_string();
+            let text = std::fs::read_to_string(&file).map_err(|e| {
+                ServerError::Tool(format!("cannot read {shown}: {e}; check the path"))
+            })?;
+            let template = lifecert_server::tools::parse_template_file(&shown, &text)
+                .map_err(|e| ServerError::Tool(e.to_string()))?;
+            let state = build_state(config).await?;
+            let version = lifecert_server::tools::put_template(&state, &id, &template)
+                .await
+                .map_err(|e| ServerError::Tool(e.to_string()))?;
+            println!("template stored, version {version}");
+            Ok(())
+        }
         Command::SeedDemo => {
             let state = build_state(config).await?;
             let n = lifecert_server::seed::seed_demo(

@@ -15,8 +15,13 @@ pub const DEMO_MODEL_ID: &str = "demo-seed";
 /// The ID number that is deliberately absent (not in scope).
 pub const DEMO_ABSENT: &str = "110105195001010039";
 
-/// A deterministic unit-length embedding for a demo person (tests can
-/// produce a matching or a far one from it).
+/// The L2 norm of seeded demo templates: face-api/dlib descriptors are not
+/// normalised; real ones measure around this.
+pub const DEMO_NORM: f32 = 0.9;
+
+/// A deterministic embedding of realistic scale (norm [`DEMO_NORM`]) for a
+/// demo person; two persons' embeddings are about 1.3 apart, far beyond the
+/// 0.5 threshold (tests can produce a matching or a far one from it).
 pub fn demo_embedding(id_number: &str) -> Vec<f32> {
     let mut state: u64 = id_number.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
@@ -31,7 +36,7 @@ pub fn demo_embedding(id_number: &str) -> Vec<f32> {
         .collect();
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
     if norm > 0.0 {
-        v.iter_mut().for_each(|x| *x /= norm);
+        v.iter_mut().for_each(|x| *x *= DEMO_NORM / norm);
     }
     v
 }
@@ -148,7 +153,9 @@ pub async fn seed_demo(
 ) -> Result<usize, StorageError> {
     let persons = demo_persons(today);
     for (person, template) in &persons {
-        storage.upsert_person(person).await?;
+        storage
+            .upsert_person(&subject.person_key(&person.id_number), person)
+            .await?;
         let key = subject.key(&person.id_number);
         if *template && storage.template(&key).await?.is_none() {
             storage

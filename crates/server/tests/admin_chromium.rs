@@ -1,43 +1,41 @@
 //! End-to-end: headless Chromium (via chromedriver + fantoccini) drives the
-//! admin pages like a member of staff.
+//! admin pages of the REAL server like a member of staff.
+//!
+//! The server runs in this process (`lifecert_server::serve`) over TLS with
+//! an rcgen test certificate (Chromium gets `--ignore-certificate-errors`),
+//! a fresh SQLite database and an admin password hashed at test time. In the
+//! middle of the scenario a kiosk registers and uploads a sealed PASSED
+//! certification through the signed `/v1` API; the person page must then
+//! show it and the dashboard count must go up. The device token the page
+//! makes must register a second kiosk.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`/usr/bin/chromium`,
 //! `/usr/bin/chromedriver`; override with env `CHROMIUM` / `CHROMEDRIVER`).
 //! Without them the test prints `SKIPPED: ...` and passes, unless env `CI`
-//! is set, in which case it fails.
-//!
-//! The scenario ([`run_scenario`]) only needs a base URL and the admin
-//! password, so it runs against any server that mounts `admin::router`.
-//! Here it runs against the admin router over the in-memory `AdminData`,
-//! served with axum on 127.0.0.1:0 (plain http). To run it against the real
-//! `lifecert-server` (real storage, TLS):
-//! 1. start the server process on 127.0.0.1:0 with a fresh database and an
-//!    admin password hash, and pass its `https://127.0.0.1:PORT` as `base_url`
-//!    (add `--ignore-certificate-errors` to [`CHROMIUM_ARGS`] for the
-//!    rcgen test certificate, or trust it);
-//! 2. in `after_import`, register a kiosk with the server (token from the API
-//!    or a second `run_scenario` step), upload a sealed certification for the
-//!    given person ID through `/v1/certifications`, and return `true`: the
-//!    scenario then requires a `通过 (passed)` row in the person's history
-//!    (and you can check the dashboard's `#certified` count there too).
+//! is set, in which case it fails. chromedriver runs in its own process
+//! group, which is killed (with any Chromium left over) when the test ends.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod admin_support;
+mod common;
 
 use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 use admin_support::*;
 use fantoccini::{Client, ClientBuilder, Locator};
-use lifecert_server::admin::{AdminConfig, router};
+use lifecert_protocol::api::{ItemKind, UploadBatch, UploadItem};
+use lifecert_protocol::seal::SealingKey;
+use lifecert_protocol::{BenefitType, CertResult, CertificationRecord, Method};
 
 /// Chromium flags. The background-networking ones stop Chromium hanging on
 /// a closed network.
-const CHROMIUM_ARGS: [&str; 9] = [
+const CHROMIUM_ARGS: [&str; 10] = [
     "--headless",
+    // The server's certificate is made by rcgen for this test.
+    "--ignore-certificate-errors",
     "--no-sandbox",
     "--disable-gpu",
     "--disable-quic",
@@ -309,17 +307,46 @@ pub async fn run_scenario(
     Seen { token }
 }
 
-/// chromedriver, killed on drop.
+/// chromedriver in its own process group; on drop the group is killed, then
+/// any process still using this test's Chromium profile (by pid).
 struct Driver {
     child: Child,
     url: String,
+    profile: PathBuf,
 }
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        let pgid = self.child.id();
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pgid}")])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
+        for pid in profile_processes(&self.profile) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        }
     }
+}
+
+/// Pids whose command line names `profile` (this test's Chromium).
+fn profile_processes(profile: &Path) -> Vec<u32> {
+    let needle = profile.display().to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&needle))
+        })
+        .collect()
 }
 
 fn free_port() -> u16 {
@@ -348,17 +375,20 @@ fn tools() -> Option<(String, String)> {
     None
 }
 
-async fn start_driver(path: &str) -> Driver {
+async fn start_driver(path: &str, profile: &Path) -> Driver {
+    use std::os::unix::process::CommandExt;
     let port = free_port();
     let child = Command::new(path)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .process_group(0)
         .spawn()
         .expect("chromedriver starts");
     let driver = Driver {
         child,
         url: format!("http://127.0.0.1:{port}"),
+        profile: profile.to_path_buf(),
     };
     for _ in 0..100 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -381,48 +411,100 @@ async fn open_browser(driver: &Driver, chromium: &str, profile: &Path) -> Client
         "goog:chromeOptions".into(),
         serde_json::json!({ "binary": chromium, "args": args }),
     );
-    ClientBuilder::rustls()
-        .unwrap()
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)
         .connect(&driver.url)
         .await
         .expect("chromedriver opens a Chromium session")
 }
 
+/// A sealed PASSED certification of `person` by `kiosk`.
+fn passed_item(seal: &SealingKey, kiosk: &common::Kiosk, person: &str) -> UploadItem {
+    let r = CertificationRecord {
+        id: uuid::Uuid::now_v7(),
+        device_seq: 1,
+        device_id: kiosk.id.clone(),
+        person_id: person.into(),
+        benefit: BenefitType::Pension,
+        certified_at: time::OffsetDateTime::now_utc(),
+        result: CertResult::Passed,
+        method: Method::Kiosk,
+        liveness: None,
+        score: Some(0.9),
+        operator_masked: None,
+    };
+    UploadItem {
+        id: r.id,
+        device_seq: r.device_seq,
+        kind: ItemKind::Certification,
+        sealed: seal.seal_b64(&serde_json::to_vec(&r).unwrap()).unwrap(),
+    }
+}
+
+async fn card(browser: &Client, base_url: &str, id: &str) -> String {
+    browser.goto(&format!("{base_url}/admin")).await.unwrap();
+    let el = browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(&format!("#{id} b")))
+        .await
+        .unwrap();
+    el.text().await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn staff_scenario_in_headless_chromium() {
+async fn staff_scenario_in_headless_chromium_against_the_real_server() {
     let Some((chromium, driver_path)) = tools() else {
         return;
     };
-    let data = Arc::new(MemoryAdmin::default());
-    let app = router(
-        data.clone(),
-        AdminConfig {
-            password_hash: hash_password(PASSWORD),
-            secure_cookie: false,
-        },
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base_url = format!("http://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
-
-    let driver = start_driver(&driver_path).await;
     let dir = tempfile::tempdir().unwrap();
+    let (mut config, ca) = common::config(dir.path(), &common::Backend::Sqlite);
+    config.admin.password_hash = Some(hash_password(PASSWORD));
+    let server = lifecert_server::serve(config).await.unwrap();
+    let base_url = server.url();
+    assert!(base_url.starts_with("https://127.0.0.1:"));
+
     let profile = dir.path().join("profile");
     std::fs::create_dir(&profile).unwrap();
+    let driver = start_driver(&driver_path, &profile).await;
     let browser = open_browser(&driver, &chromium, &profile).await;
 
-    let hook_data = data.clone();
+    let kiosk = common::Kiosk::new(&server, &ca, "kiosk-web-1");
+    let (hook_browser, hook_base) = (browser.clone(), base_url.clone());
+    let hook_kiosk = &kiosk;
+    let hook_server = &server;
     let outcome = tokio::time::timeout(
-        Duration::from_secs(180),
+        Duration::from_secs(240),
         run_scenario(
             &browser,
             &base_url,
             PASSWORD,
             dir.path(),
             async |id: &str| {
-                // Stand-in for a kiosk upload: the fake records a certification.
-                hook_data.add_history(id, passed_at(time::OffsetDateTime::now_utc()));
+                let before: u64 = card(&hook_browser, &hook_base, "certified")
+                    .await
+                    .parse()
+                    .unwrap();
+                let reg = hook_kiosk.register(hook_server).await;
+                assert_eq!(reg.status, 200, "{:?}", reg.json);
+                let seal = SealingKey::from_b64(reg.json["sealing_key"].as_str().unwrap()).unwrap();
+                let up = hook_kiosk
+                    .post(
+                        "/v1/certifications",
+                        &UploadBatch {
+                            items: vec![passed_item(&seal, hook_kiosk, id)],
+                        },
+                    )
+                    .await;
+                assert_eq!(up.status, 200, "{:?}", up.json);
+                assert_eq!(up.json["results"][0]["outcome"], "stored");
+                let after: u64 = card(&hook_browser, &hook_base, "certified")
+                    .await
+                    .parse()
+                    .unwrap();
+                assert_eq!(after, before + 1, "dashboard count went up");
+                let passed = card(&hook_browser, &hook_base, "passed").await;
+                assert_eq!(passed, after.to_string());
                 true
             },
         ),
@@ -430,24 +512,31 @@ async fn staff_scenario_in_headless_chromium() {
     .await;
     let _ = browser.close().await;
     drop(driver);
-    server.abort();
-    let seen = outcome.expect("scenario finished within 180 s");
+    let seen = outcome.expect("scenario finished within 240 s");
 
-    // What the browser did reached the data layer.
+    // What the browser did reached the real storage.
+    let storage = server.state.storage.clone();
     let (good_a, good_b) = roster_ids();
-    let persons = data.persons.lock().unwrap();
-    assert_eq!(persons.len(), 2);
-    assert!(persons.contains_key(&good_a) && persons.contains_key(&good_b));
-    let tokens = data.tokens.lock().unwrap();
-    assert_eq!(tokens.len(), 1);
-    assert_eq!(tokens[0].0, seen.token);
-    assert_eq!(tokens[0].1, Duration::from_secs(2 * 3600));
-    let events: Vec<String> = data
-        .audit_log
-        .lock()
+    assert_eq!(storage.person_count().await.unwrap(), 2);
+    for id in [&good_a, &good_b] {
+        assert!(storage.person(id).await.unwrap().is_some());
+    }
+    // The token the page showed registers a kiosk, once.
+    let second = common::Kiosk::new(&server, &ca, "kiosk-web-2");
+    let r = second.register_with(&seen.token).await;
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    let r = common::Kiosk::new(&server, &ca, "kiosk-web-3")
+        .register_with(&seen.token)
+        .await;
+    assert_eq!((r.status, r.code()), (403, "invalid_token"));
+    let events: Vec<String> = storage
+        .recent_audit(100)
+        .await
         .unwrap()
-        .iter()
-        .map(|(e, o, _)| format!("{e}/{o}"))
+        .into_iter()
+        .rev()
+        .filter(|e| e.event.starts_with("admin_") || !e.event.contains('.'))
+        .map(|e| format!("{}/{}", e.event, e.outcome))
         .collect();
     assert_eq!(
         events,
@@ -459,5 +548,10 @@ async fn staff_scenario_in_headless_chromium() {
             "token_created/ok",
             "admin_logout/ok"
         ]
+    );
+    server.shutdown().await;
+    assert!(
+        profile_processes(&profile).is_empty(),
+        "a Chromium process outlived the test"
     );
 }

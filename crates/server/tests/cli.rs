@@ -94,3 +94,111 @@ fn serve_prints_the_bound_address_and_tokens_work() {
         assert_eq!(mode & 0o777, 0o600);
     }
 }
+
+#[test]
+fn put_template_and_hash_password() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("server.toml");
+    std::fs::write(
+        &path,
+        "listen = \"127.0.0.1:0\"\ndata_dir = \"data\"\n[tls]\nenabled = false\n",
+    )
+    .unwrap();
+    let cfg = path.to_str().unwrap();
+    assert!(
+        Command::new(BIN)
+            .args(["--config", cfg, "seed-demo"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let emb: Vec<String> = (0..128)
+        .map(|i| format!("{:.4}", ((i * 37 % 101) as f32 - 50.0) / 600.0))
+        .collect();
+    let file = dir.path().join("t.json");
+    std::fs::write(
+        &file,
+        format!(
+            "{{\"model_id\":\"faceapi_recognition_u8\",\"version\":1,\"frames\":5,\"embedding\":[{}]}}",
+            emb.join(",")
+        ),
+    )
+    .unwrap();
+    let put = |id: &str| {
+        Command::new(BIN)
+            .args(["--config", cfg, "put-template", "--id", id])
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    // 郑强 has no template in the demo roster: version 1, then 2.
+    let out = put("110105196011200084");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(stdout.trim(), "template stored, version 1");
+    assert!(!stdout.contains(&emb[3]), "never print the embedding");
+    assert_eq!(
+        String::from_utf8_lossy(&put("110105196011200084").stdout).trim(),
+        "template stored, version 2"
+    );
+    // Not in the roster: a clear error, masked ID.
+    let out = put("110105195001010039");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("roster") && err.contains("1101**********0039"),
+        "{err}"
+    );
+    assert!(!err.contains("110105195001010039"), "{err}");
+    // A bad file.
+    std::fs::write(
+        &file,
+        "{\"model_id\":\"m\",\"version\":1,\"embedding\":[1,2]}",
+    )
+    .unwrap();
+    let out = put("110105196011200084");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected 128 values"));
+
+    // hash-password: a hash that starts the admin pages.
+    let mut child = Command::new(BIN)
+        .arg("hash-password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"staff pass 1\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let hash = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(lifecert_server::admin::verify_password(
+        &hash,
+        "staff pass 1"
+    ));
+    // A malformed hash refuses to serve, naming the key.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "listen = \"127.0.0.1:0\"\ndata_dir = \"data\"\n[tls]\nenabled = false\n[admin]\npassword_hash = \"$argon2id$garbage\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["--config", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("admin.password_hash"), "{err}");
+}

@@ -295,22 +295,24 @@ async fn story(backend: Backend) {
     assert_eq!(tpl.status, 200);
     assert_eq!(tpl.json["version"], 2);
     assert_eq!(tpl.json["embedding"].as_array().unwrap().len(), 128);
-    let mut not_unit = tmpl.clone();
-    not_unit.embedding = vec![0.5; 128];
-    let r = kiosk
-        .post_raw(
-            "/v1/templates",
-            serde_json::to_vec(&EnrolRequest {
-                sealed: seal
-                    .seal_b64(&serde_json::to_vec(&not_unit).unwrap())
-                    .unwrap(),
-            })
-            .unwrap(),
-            now(),
-            |h, _| h.push(("x-lifecert-operator".into(), cred.clone())),
-        )
-        .await;
-    assert_eq!((r.status, r.code()), (422, "invalid"));
+    // Descriptors are not normalised (demo ones have norm 0.9, accepted
+    // above); a zero vector, a huge one or a wrong length is refused.
+    for bad in [vec![0.0; 128], vec![1.0; 128], vec![0.05; 127]] {
+        let mut t = tmpl.clone();
+        t.embedding = bad;
+        let r = kiosk
+            .post_raw(
+                "/v1/templates",
+                serde_json::to_vec(&EnrolRequest {
+                    sealed: seal.seal_b64(&serde_json::to_vec(&t).unwrap()).unwrap(),
+                })
+                .unwrap(),
+                now(),
+                |h, _| h.push(("x-lifecert-operator".into(), cred.clone())),
+            )
+            .await;
+        assert_eq!((r.status, r.code()), (422, "invalid"), "{:?}", r.json);
+    }
 
     // --- heartbeat ---
     let hb = Heartbeat {
@@ -479,8 +481,129 @@ async fn story(backend: Backend) {
         (429, "rate_limited", Some("1"))
     );
     limited.shutdown().await;
+
+    // --- the admin pages' data over this storage ---
+    admin_data(&server.state).await;
+
     server.shutdown().await;
+
+    // --- privacy: no full ID number outside persons.id_number ---
+    let ids = [
+        WANG,
+        LI,
+        QIAN,
+        SUN,
+        ZHOU,
+        WU,
+        ZHENG,
+        DEMO_ABSENT,
+        ADMIN_IMPORTED,
+    ];
+    let (found, control) = common::scan_for_ids(&config, &ids).await;
+    assert!(
+        found.is_empty(),
+        "full ID numbers outside persons.id_number: {found:?}"
+    );
+    assert!(
+        control >= 8,
+        "the scan found only {control} IDs in persons.id_number (positive control)"
+    );
     common::drop_schema(&config).await;
+}
+
+/// A valid ID number imported through the admin data port.
+const ADMIN_IMPORTED: &str = "110105195001010012";
+
+async fn admin_data(state: &lifecert_server::AppState) {
+    use lifecert_core::id::IdNumber;
+    use lifecert_server::admin::store::StorageAdmin;
+    use lifecert_server::admin::{AdminData, ImportAction, RosterRow, RosterStatus};
+    let offset = time::UtcOffset::from_hms(8, 0, 0).unwrap();
+    let admin = StorageAdmin::new(state, offset);
+    let today = today_cst();
+    let d = admin.dashboard(today).await.unwrap();
+    // Stored today: WANG passed, LI passed + appeal, the replayed one passed.
+    assert_eq!((d.certified, d.passed, d.appeal), (4, 3, 1), "{d:?}");
+    assert_eq!((d.queued_on_devices, d.dead_on_devices), (4, 1));
+    let reason = |r: &str| {
+        d.failures_by_reason
+            .iter()
+            .find(|(k, _)| k == r)
+            .map_or(0, |(_, n)| *n)
+    };
+    assert!(reason("not_in_scope") >= 1, "{d:?}");
+    assert!(reason("upload_mismatch") >= 1 && reason("upload_cannot_open") >= 1);
+    assert!(reason("auth_bad_signature") >= 2 && reason("auth_replayed_nonce") >= 1);
+    assert_eq!(reason("appeal"), 1);
+
+    let wang = admin
+        .find_person(&IdNumber::parse(WANG).unwrap(), today)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(wang.name, "王小明");
+    assert_eq!(wang.id_masked, IdNumber::parse(WANG).unwrap().masked());
+    assert!(wang.history.len() >= 2, "{wang:?}");
+    assert!(wang.history.iter().all(|h| h.result == CertResult::Passed));
+    assert_eq!(
+        wang.benefits[0].last_certified,
+        Some(wang.history[0].at.date())
+    );
+    assert!(wang.benefits[0].next_deadline.unwrap() > today);
+    assert!(
+        admin
+            .find_person(&IdNumber::parse(DEMO_ABSENT).unwrap(), today)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let row = RosterRow {
+        id_number: IdNumber::parse(ADMIN_IMPORTED).unwrap(),
+        name: "赵六".into(),
+        region: "110105".into(),
+        benefit: BenefitType::Pension,
+        status: RosterStatus::Active,
+        status_since: Some(time::macros::date!(2015 - 01 - 01)),
+        last_certified: Some(today - time::Duration::days(400)),
+    };
+    assert_eq!(
+        admin.import_person(&row).await.unwrap(),
+        ImportAction::Inserted
+    );
+    let mut again = row.clone();
+    again.last_certified = None;
+    again.name = "赵六六".into();
+    assert_eq!(
+        admin.import_person(&again).await.unwrap(),
+        ImportAction::Updated
+    );
+    let p = admin
+        .find_person(&row.id_number, today)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(p.name, "赵六六");
+    // The import kept the known certification date.
+    assert_eq!(p.benefits[0].last_certified, row.last_certified);
+    // 400 days since the last success: overdue in its region.
+    let due = admin.due_by_region(today).await.unwrap();
+    let bj = due.iter().find(|r| r.region == "110105").unwrap();
+    assert_eq!(bj.overdue, 1, "{due:?}");
+
+    let token = admin
+        .create_device_token(std::time::Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!(token.len(), 64);
+    let devices = admin.devices().await.unwrap();
+    let k1 = devices.iter().find(|d| d.id == "kiosk-1").unwrap();
+    assert_eq!(k1.oldest_pending_secs, Some(30));
+    assert_eq!(k1.health, vec![("camera".to_string(), "ok".to_string())]);
+    admin
+        .audit("person_lookup", "ok", "1101**********0012")
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,7 +11,9 @@
 //! | `GET/POST /admin/import` | roster CSV upload ([`roster`]) |
 //! | `GET/POST /admin/tokens` | one-time device registration tokens |
 //!
-//! Storage is reached only through the [`AdminData`] trait.
+//! Storage is reached only through the [`AdminData`] trait; the server's
+//! implementation over its SQLite/PostgreSQL storage is [`store::StorageAdmin`],
+//! mounted by `lifecert_server::serve_state` when `[admin] password_hash` is set.
 //!
 //! Security:
 //! - Sessions: random 32-byte id in an `HttpOnly; SameSite=Strict;
@@ -33,6 +35,7 @@ pub mod html;
 mod pages;
 pub mod roster;
 pub mod session;
+pub mod store;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -189,5 +192,21 @@ pub fn router_with(data: Arc<dyn AdminData>, config: AdminConfig, options: Admin
             "/admin/tokens",
             get(pages::token_form).post(pages::create_token),
         )
+        .layer(axum::middleware::map_request(host_from_authority))
         .with_state(app)
+}
+
+/// HTTP/2 carries the host in the `:authority` pseudo-header (the URI), not
+/// in `Host`; the origin check and the register command read `Host`, so copy
+/// it over when missing.
+async fn host_from_authority(mut req: axum::extract::Request) -> axum::extract::Request {
+    if !req.headers().contains_key(axum::http::header::HOST)
+        && let Some(value) = req
+            .uri()
+            .authority()
+            .and_then(|a| axum::http::HeaderValue::from_str(a.as_str()).ok())
+    {
+        req.headers_mut().insert(axum::http::header::HOST, value);
+    }
+    req
 }

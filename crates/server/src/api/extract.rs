@@ -73,6 +73,26 @@ impl Signed {
     }
 }
 
+/// The device header as stored in `auth.rejected` rows: at most 64
+/// characters of `[A-Za-z0-9._-]`, and masked if it parses as an ID number
+/// (a confused client must not plant a full ID in the audit log).
+fn safe_device_label(raw: &str) -> String {
+    let clean: String = raw
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .take(64)
+        .collect();
+    let digits = clean.chars().filter(char::is_ascii_digit).count();
+    if digits >= 14 {
+        match lifecert_core::id::IdNumber::parse(&clean) {
+            Ok(id) => id.masked(),
+            Err(_) => clean.chars().take(4).chain("***".chars()).collect(),
+        }
+    } else {
+        clean
+    }
+}
+
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
     headers
         .get(name)
@@ -114,7 +134,9 @@ impl FromRequest<AppState> for Signed {
                     let device = headers
                         .get(HEADER_DEVICE)
                         .and_then(|v| v.to_str().ok())
-                        .map(|d| d.chars().take(64).collect::<String>());
+                        .map(safe_device_label);
+                    // The route only: a query string is client text.
+                    let path = path.split('?').next().unwrap_or("").to_owned();
                     tracing::info!(code = e.code, path, "request refused");
                     let _ = state
                         .storage

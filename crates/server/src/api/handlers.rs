@@ -139,7 +139,7 @@ pub async fn person_history(
     let id = person_id(&q.person_id)?;
     let entries = state
         .storage
-        .certifications_for(id.expose(), HISTORY_LIMIT)
+        .certifications_for(&state.subject.person_key(id.expose()), HISTORY_LIMIT)
         .await?
         .into_iter()
         .map(|c| HistoryItem {
@@ -199,6 +199,9 @@ async fn prepare(
         }
         ItemKind::Evidence => {
             let ev: Evidence = serde_json::from_slice(&plain).map_err(|_| codes::INVALID)?;
+            if validate_embedding(&ev.embedding).is_err() {
+                return Err(codes::INVALID);
+            }
             let result = match_evidence(state, &ev)
                 .await
                 .map_err(|_| codes::INTERNAL)?;
@@ -214,7 +217,7 @@ async fn prepare(
         id: record.id,
         device_seq: record.device_seq,
         device_id: record.device_id,
-        person_id: id.expose().to_owned(),
+        person_key: state.subject.person_key(id.expose()),
         benefit: record.benefit,
         certified_at: record.certified_at,
         result,
@@ -313,21 +316,30 @@ pub async fn certifications(
             });
         }
     }
-    let rejected_n = results
+    let rejected_codes: Vec<String> = results
         .iter()
         .flatten()
         .filter(|r| r.outcome == UploadOutcome::Rejected)
-        .count();
-    for (event, n) in [
-        ("cert.appeal", appeal),
-        ("cert.rejected", rejected_n as u32),
-    ] {
-        for _ in 0..n {
-            state
-                .storage
-                .audit(AuditEntry::now(event, "ok", Some(device_id), None))
-                .await?;
-        }
+        .map(|r| r.code.clone().unwrap_or_else(|| codes::INVALID.to_owned()))
+        .collect();
+    let rejected_n = rejected_codes.len();
+    for _ in 0..appeal {
+        state
+            .storage
+            .audit(AuditEntry::now("cert.appeal", "ok", Some(device_id), None))
+            .await?;
+    }
+    // One row per rejected item, its code as the outcome (dashboard reasons).
+    for code in &rejected_codes {
+        state
+            .storage
+            .audit(AuditEntry::now(
+                "cert.rejected",
+                code,
+                Some(device_id),
+                None,
+            ))
+            .await?;
     }
     state
         .storage
@@ -432,8 +444,14 @@ pub async fn templates(
     Ok(Json(EnrolResponse { version }))
 }
 
-/// Finite, the model's length, L2 norm ≈ 1.
-fn validate_embedding(e: &[f32]) -> Result<(), ApiError> {
+/// The sane range of a face descriptor's L2 norm. dlib/face-api descriptors
+/// are NOT normalised (templates are means of frames); real ones measure
+/// roughly 0.3 to 1.5, so this only refuses zeros and garbage.
+pub const EMBEDDING_NORM_RANGE: std::ops::RangeInclusive<f64> = 0.05..=10.0;
+
+/// Exactly [`EMBEDDING_DIM`] finite values with an L2 norm in
+/// [`EMBEDDING_NORM_RANGE`]. The message never contains the values.
+pub fn validate_embedding(e: &[f32]) -> Result<(), ApiError> {
     if e.len() != EMBEDDING_DIM {
         return Err(ApiError::invalid(format!(
             "embedding: expected {EMBEDDING_DIM} values, got {}",
@@ -444,9 +462,11 @@ fn validate_embedding(e: &[f32]) -> Result<(), ApiError> {
         return Err(ApiError::invalid("embedding: contains NaN or infinity"));
     }
     let norm = e.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>().sqrt();
-    if (norm - 1.0).abs() > 0.01 {
+    if !EMBEDDING_NORM_RANGE.contains(&norm) {
         return Err(ApiError::invalid(format!(
-            "embedding: L2 norm is {norm:.3}, expected 1 (normalise it)"
+            "embedding: L2 norm is {norm:.3}, outside {}..={} (not a face descriptor)",
+            EMBEDDING_NORM_RANGE.start(),
+            EMBEDDING_NORM_RANGE.end()
         )));
     }
     Ok(())

@@ -18,6 +18,7 @@ use serde_json::json;
 
 use crate::AppState;
 use error::ApiError;
+pub use handlers::{EMBEDDING_NORM_RANGE, validate_embedding};
 
 /// Which handler serves a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

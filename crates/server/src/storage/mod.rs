@@ -2,9 +2,13 @@
 //! [`sqlite::SqliteStorage`] (one file, WAL, one writer thread with group
 //! commit) and [`postgres::PgStorage`] (tokio-postgres + deadpool).
 //!
-//! Privacy (DOMAIN.md §5): face templates live in their own table keyed by an
-//! opaque subject key (see [`crate::keys::SubjectKeyer`]), never next to a name
-//! or ID number. Audit rows hold no full ID numbers and no embeddings.
+//! Privacy (DOMAIN.md §5): the full ID number is stored in ONE column,
+//! `persons.id_number`. Everything else refers to a person by an opaque key
+//! made with the server secret ([`crate::keys::SubjectKeyer`]):
+//! `persons.person_key` (used by `person_benefits` and `certifications`) and,
+//! with another purpose tag, `templates.subject_key`, so face templates are
+//! never next to, nor joinable in SQL with, a name or ID number. Audit rows
+//! hold no full ID numbers (masked at most) and no embeddings.
 //!
 //! Time columns are backend-specific; every value crossing this trait is a
 //! `time` type.
@@ -38,7 +42,13 @@ impl From<rusqlite::Error> for StorageError {
 
 impl From<tokio_postgres::Error> for StorageError {
     fn from(e: tokio_postgres::Error) -> Self {
-        StorageError::Backend(e.to_string())
+        // "db error" alone says nothing; add the server's message and code.
+        match e.as_db_error() {
+            Some(db) => {
+                StorageError::Backend(format!("{e}: {} ({})", db.message(), db.code().code()))
+            }
+            None => StorageError::Backend(e.to_string()),
+        }
     }
 }
 
@@ -95,7 +105,8 @@ pub struct NewCertification {
     pub id: Uuid,
     pub device_seq: u64,
     pub device_id: String,
-    pub person_id: String,
+    /// The person's opaque key ([`crate::keys::SubjectKeyer::person_key`]).
+    pub person_key: String,
     pub benefit: BenefitType,
     pub certified_at: OffsetDateTime,
     pub result: CertResult,
@@ -112,7 +123,8 @@ pub struct Certification {
     pub id: Uuid,
     pub device_seq: u64,
     pub device_id: String,
-    pub person_id: String,
+    /// The person's opaque key ([`crate::keys::SubjectKeyer::person_key`]).
+    pub person_key: String,
     pub benefit: BenefitType,
     /// UTC.
     pub certified_at: OffsetDateTime,
@@ -158,6 +170,8 @@ pub struct Device {
     pub version: String,
     pub queue_depth: u64,
     pub dead: u64,
+    /// Age of the oldest waiting result at the last heartbeat (seconds).
+    pub oldest_pending_secs: Option<u64>,
     /// The last heartbeat's health map as JSON text (`{}` before any).
     pub health: String,
     pub revoked: bool,
@@ -205,6 +219,18 @@ pub struct AuditCount {
     pub event: String,
     pub outcome: String,
     pub count: u64,
+}
+
+/// One roster row to import ([`Storage::import_benefit`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RosterBenefit {
+    pub benefit: BenefitType,
+    pub status: BenefitStatus,
+    /// `None` keeps a stored value; a new row then starts on `today`.
+    pub status_since: Option<Date>,
+    /// The later of this and the stored value is kept (an import never
+    /// erases a certification a kiosk reported).
+    pub last_certified: Option<Date>,
 }
 
 /// Everything the server stores. Backends: [`sqlite::SqliteStorage`], [`postgres::PgStorage`].
@@ -262,8 +288,22 @@ pub trait Storage: Send + Sync + 'static {
 
     // ---- persons and templates ----
     async fn person(&self, id_number: &str) -> Result<Option<Person>, StorageError>;
-    /// Inserts or replaces the person and all their benefit rows.
-    async fn upsert_person(&self, person: &Person) -> Result<(), StorageError>;
+    /// Inserts or replaces the person (under `person_key`, which must be
+    /// `SubjectKeyer::person_key(&person.id_number)`) and all their benefit rows.
+    async fn upsert_person(&self, person_key: &str, person: &Person) -> Result<(), StorageError>;
+    /// Inserts or updates one (person, benefit) pair from the roster, setting
+    /// the person's name and region; true when the pair is new.
+    async fn import_benefit(
+        &self,
+        person_key: &str,
+        id_number: &str,
+        name: &str,
+        region: &str,
+        row: &RosterBenefit,
+        today: Date,
+    ) -> Result<bool, StorageError>;
+    /// Every person with their benefits (for due/overdue counts).
+    async fn all_persons(&self) -> Result<Vec<Person>, StorageError>;
     async fn person_count(&self) -> Result<u64, StorageError>;
     async fn template(&self, subject_key: &str) -> Result<Option<Template>, StorageError>;
     /// Inserts or replaces a template; the new version (1 for the first).
@@ -282,21 +322,33 @@ pub trait Storage: Send + Sync + 'static {
         &self,
         items: Vec<NewCertification>,
     ) -> Result<Vec<Inserted>, StorageError>;
-    /// A person's certifications, newest first.
+    /// A person's certifications (by person key), newest first.
     async fn certifications_for(
         &self,
-        person_id: &str,
+        person_key: &str,
         limit: u32,
     ) -> Result<Vec<Certification>, StorageError>;
     /// The latest certifications of all persons, newest received first.
     async fn recent_certifications(&self, limit: u32) -> Result<Vec<Certification>, StorageError>;
     async fn certification_count(&self) -> Result<u64, StorageError>;
+    /// Certifications with `from <= certified_at < to`, counted by result.
+    async fn certification_results(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<(CertResult, u64)>, StorageError>;
 
     // ---- audit ----
     async fn audit(&self, entry: AuditEntry) -> Result<(), StorageError>;
     async fn recent_audit(&self, limit: u32) -> Result<Vec<AuditEntry>, StorageError>;
     /// Counts per UTC day, event and outcome from `since` on.
     async fn audit_counts(&self, since: Date) -> Result<Vec<AuditCount>, StorageError>;
+    /// Audit entries with `from <= at < to`, counted by (event, outcome).
+    async fn audit_counts_between(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<(String, String, u64)>, StorageError>;
 }
 
 /// The snake_case wire name of a serde enum value (`pension`, `passed`, ...).

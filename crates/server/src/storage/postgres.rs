@@ -10,36 +10,38 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use lifecert_protocol::CertResult;
 use lifecert_protocol::api::Heartbeat;
 use time::{Date, OffsetDateTime};
-use tokio_postgres::NoTls;
+use tokio_postgres::types::FromSql;
+use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
 use super::{
     AuditCount, AuditEntry, BenefitRow, Certification, Device, Inserted, NewCertification,
-    NewDevice, Person, RegisterOutcome, Storage, StorageError, Template, certified_on,
-    embedding_bytes, embedding_from_bytes, enum_parse, enum_str, health_json, liveness_json,
-    liveness_parse,
+    NewDevice, Person, RegisterOutcome, RosterBenefit, Storage, StorageError, Template,
+    certified_on, embedding_bytes, embedding_from_bytes, enum_parse, enum_str, health_json,
+    liveness_json, liveness_parse,
 };
 
 /// Append only; never edit a shipped migration. Version = index + 1.
 const MIGRATIONS: &[&str] = &[r#"
 CREATE TABLE persons (
-    id_number TEXT PRIMARY KEY,
-    name      TEXT NOT NULL,
-    region    TEXT NOT NULL
+    id_number  TEXT PRIMARY KEY,
+    person_key TEXT NOT NULL UNIQUE,
+    name       TEXT NOT NULL,
+    region     TEXT NOT NULL
 );
 CREATE TABLE person_benefits (
-    person_id      TEXT NOT NULL REFERENCES persons (id_number) ON DELETE CASCADE,
+    person_key     TEXT NOT NULL REFERENCES persons (person_key) ON DELETE CASCADE,
     benefit        TEXT NOT NULL,
     status         TEXT NOT NULL,
     status_since   DATE NOT NULL,
     last_certified DATE,
-    PRIMARY KEY (person_id, benefit)
+    PRIMARY KEY (person_key, benefit)
 );
 CREATE TABLE certifications (
     id              UUID PRIMARY KEY,
     device_seq      BIGINT NOT NULL,
     device_id       TEXT NOT NULL,
-    person_id       TEXT NOT NULL,
+    person_key      TEXT NOT NULL,
     benefit         TEXT NOT NULL,
     certified_at    TIMESTAMPTZ NOT NULL,
     certified_on    DATE NOT NULL,
@@ -50,7 +52,8 @@ CREATE TABLE certifications (
     operator_masked TEXT,
     received_at     TIMESTAMPTZ NOT NULL
 );
-CREATE INDEX certifications_by_person ON certifications (person_id, certified_at);
+CREATE INDEX certifications_by_person ON certifications (person_key, certified_at);
+CREATE INDEX certifications_by_time ON certifications (certified_at);
 CREATE INDEX certifications_by_received ON certifications (received_at);
 CREATE TABLE templates (
     subject_key TEXT PRIMARY KEY,
@@ -69,6 +72,7 @@ CREATE TABLE devices (
     version        TEXT NOT NULL,
     queue_depth    BIGINT NOT NULL DEFAULT 0,
     dead           BIGINT NOT NULL DEFAULT 0,
+    oldest_pending BIGINT,
     health         TEXT NOT NULL DEFAULT '{}',
     revoked        BOOLEAN NOT NULL DEFAULT FALSE
 );
@@ -177,7 +181,7 @@ impl PgStorage {
                 &[],
             )
             .await?;
-        let current: i32 = row.get(0);
+        let current: i32 = col(&row, 0)?;
         for (i, sql) in MIGRATIONS.iter().enumerate() {
             let version = i32::try_from(i + 1).unwrap_or(i32::MAX);
             if version <= current {
@@ -202,44 +206,76 @@ impl PgStorage {
     }
 }
 
-fn row_device(r: &tokio_postgres::Row) -> Device {
-    Device {
-        id: r.get(0),
-        public_key: r.get(1),
-        name: r.get(2),
-        site: r.get(3),
-        registered_at: r.get(4),
-        last_heartbeat: r.get(5),
-        version: r.get(6),
-        queue_depth: u64_of(r.get(7)),
-        dead: u64_of(r.get(8)),
-        health: r.get(9),
-        revoked: r.get(10),
-    }
+/// A column value; a type mismatch is [`StorageError::Corrupt`], never a panic.
+fn col<'a, T: FromSql<'a>>(r: &'a Row, i: usize) -> Result<T, StorageError> {
+    r.try_get(i)
+        .map_err(|e| StorageError::Corrupt(format!("column {i}: {e}")))
+}
+
+fn row_device(r: &Row) -> Result<Device, StorageError> {
+    Ok(Device {
+        id: col(r, 0)?,
+        public_key: col(r, 1)?,
+        name: col(r, 2)?,
+        site: col(r, 3)?,
+        registered_at: col(r, 4)?,
+        last_heartbeat: col(r, 5)?,
+        version: col(r, 6)?,
+        queue_depth: u64_of(col(r, 7)?),
+        dead: u64_of(col(r, 8)?),
+        health: col(r, 9)?,
+        revoked: col(r, 10)?,
+        oldest_pending_secs: col::<Option<i64>>(r, 11)?.map(u64_of),
+    })
 }
 
 const DEVICE_COLS: &str = "id, public_key, name, site, registered_at, last_heartbeat, version, \
-                           queue_depth, dead, health, revoked";
+                           queue_depth, dead, health, revoked, oldest_pending";
 
-const CERT_COLS: &str = "id, device_seq, device_id, person_id, benefit, certified_at, certified_on, \
+const CERT_COLS: &str = "id, device_seq, device_id, person_key, benefit, certified_at, certified_on, \
                          result, method, liveness, score, operator_masked, received_at";
 
-fn row_cert(r: &tokio_postgres::Row) -> Result<Certification, StorageError> {
+fn row_cert(r: &Row) -> Result<Certification, StorageError> {
     Ok(Certification {
-        id: r.get::<_, Uuid>(0),
-        device_seq: u64_of(r.get(1)),
-        device_id: r.get(2),
-        person_id: r.get(3),
-        benefit: enum_parse(r.get::<_, &str>(4))?,
-        certified_at: r.get(5),
-        certified_on: r.get(6),
-        result: enum_parse(r.get::<_, &str>(7))?,
-        method: enum_parse(r.get::<_, &str>(8))?,
-        liveness: liveness_parse(r.get(9))?,
-        score: r.get(10),
-        operator_masked: r.get(11),
-        received_at: r.get(12),
+        id: col::<Uuid>(r, 0)?,
+        device_seq: u64_of(col(r, 1)?),
+        device_id: col(r, 2)?,
+        person_key: col(r, 3)?,
+        benefit: enum_parse(col::<&str>(r, 4)?)?,
+        certified_at: col(r, 5)?,
+        certified_on: col(r, 6)?,
+        result: enum_parse(col::<&str>(r, 7)?)?,
+        method: enum_parse(col::<&str>(r, 8)?)?,
+        liveness: liveness_parse(col(r, 9)?)?,
+        score: col(r, 10)?,
+        operator_masked: col(r, 11)?,
+        received_at: col(r, 12)?,
     })
+}
+
+fn row_benefit(r: &Row, first: usize) -> Result<BenefitRow, StorageError> {
+    Ok(BenefitRow {
+        benefit: enum_parse(col::<&str>(r, first)?)?,
+        status: enum_parse(col::<&str>(r, first + 1)?)?,
+        status_since: col(r, first + 2)?,
+        last_certified: col(r, first + 3)?,
+    })
+}
+
+async fn upsert_person_row(
+    tx: &deadpool_postgres::Transaction<'_>,
+    key: &str,
+    id_number: &str,
+    name: &str,
+    region: &str,
+) -> Result<(), StorageError> {
+    tx.execute(
+        "INSERT INTO persons (id_number, person_key, name, region) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (id_number) DO UPDATE SET name = excluded.name, region = excluded.region",
+        &[&id_number, &key, &name, &region],
+    )
+    .await?;
+    Ok(())
 }
 
 #[async_trait]
@@ -305,7 +341,11 @@ impl Storage for PgStorage {
         let stmt = c
             .prepare_cached(&format!("SELECT {DEVICE_COLS} FROM devices WHERE id = $1"))
             .await?;
-        Ok(c.query_opt(&stmt, &[&id]).await?.as_ref().map(row_device))
+        c.query_opt(&stmt, &[&id])
+            .await?
+            .as_ref()
+            .map(row_device)
+            .transpose()
     }
 
     async fn devices(&self) -> Result<Vec<Device>, StorageError> {
@@ -316,7 +356,7 @@ impl Storage for PgStorage {
                 &[],
             )
             .await?;
-        Ok(rows.iter().map(row_device).collect())
+        rows.iter().map(row_device).collect()
     }
 
     async fn set_device_revoked(&self, id: &str, revoked: bool) -> Result<bool, StorageError> {
@@ -338,7 +378,7 @@ impl Storage for PgStorage {
         let c = self.pool.get().await?;
         c.execute(
             "UPDATE devices SET last_heartbeat = $2, version = $3, queue_depth = $4, dead = $5, \
-             health = $6 WHERE id = $1",
+             health = $6, oldest_pending = $7 WHERE id = $1",
             &[
                 &device,
                 &now,
@@ -346,6 +386,7 @@ impl Storage for PgStorage {
                 &i64_of(h.queue_depth),
                 &i64_of(h.dead),
                 &health_json(h),
+                &h.oldest_pending_secs.map(i64_of),
             ],
         )
         .await?;
@@ -394,68 +435,53 @@ impl Storage for PgStorage {
 
     async fn operator_secret_hash(&self, id: &str) -> Result<Option<String>, StorageError> {
         let c = self.pool.get().await?;
-        Ok(
-            c.query_opt("SELECT secret_sha256 FROM operators WHERE id = $1", &[&id])
-                .await?
-                .map(|r| r.get(0)),
-        )
+        c.query_opt("SELECT secret_sha256 FROM operators WHERE id = $1", &[&id])
+            .await?
+            .map(|r| col(&r, 0))
+            .transpose()
     }
 
     async fn person(&self, id_number: &str) -> Result<Option<Person>, StorageError> {
         let c = self.pool.get().await?;
         let stmt = c
-            .prepare_cached("SELECT name, region FROM persons WHERE id_number = $1")
+            .prepare_cached("SELECT person_key, name, region FROM persons WHERE id_number = $1")
             .await?;
         let Some(row) = c.query_opt(&stmt, &[&id_number]).await? else {
             return Ok(None);
         };
+        let key: &str = col(&row, 0)?;
         let stmt = c
             .prepare_cached(
                 "SELECT benefit, status, status_since, last_certified FROM person_benefits \
-                 WHERE person_id = $1 ORDER BY benefit",
+                 WHERE person_key = $1 ORDER BY benefit",
             )
             .await?;
         let benefits = c
-            .query(&stmt, &[&id_number])
+            .query(&stmt, &[&key])
             .await?
             .iter()
-            .map(|r| {
-                Ok(BenefitRow {
-                    benefit: enum_parse(r.get::<_, &str>(0))?,
-                    status: enum_parse(r.get::<_, &str>(1))?,
-                    status_since: r.get(2),
-                    last_certified: r.get(3),
-                })
-            })
+            .map(|r| row_benefit(r, 0))
             .collect::<Result<Vec<_>, StorageError>>()?;
         Ok(Some(Person {
             id_number: id_number.to_owned(),
-            name: row.get(0),
-            region: row.get(1),
+            name: col(&row, 1)?,
+            region: col(&row, 2)?,
             benefits,
         }))
     }
 
-    async fn upsert_person(&self, p: &Person) -> Result<(), StorageError> {
+    async fn upsert_person(&self, key: &str, p: &Person) -> Result<(), StorageError> {
         let mut c = self.pool.get().await?;
         let tx = c.transaction().await?;
-        tx.execute(
-            "INSERT INTO persons (id_number, name, region) VALUES ($1, $2, $3) \
-             ON CONFLICT (id_number) DO UPDATE SET name = excluded.name, region = excluded.region",
-            &[&p.id_number, &p.name, &p.region],
-        )
-        .await?;
-        tx.execute(
-            "DELETE FROM person_benefits WHERE person_id = $1",
-            &[&p.id_number],
-        )
-        .await?;
+        upsert_person_row(&tx, key, &p.id_number, &p.name, &p.region).await?;
+        tx.execute("DELETE FROM person_benefits WHERE person_key = $1", &[&key])
+            .await?;
         for b in &p.benefits {
             tx.execute(
-                "INSERT INTO person_benefits (person_id, benefit, status, status_since, \
+                "INSERT INTO person_benefits (person_key, benefit, status, status_since, \
                  last_certified) VALUES ($1, $2, $3, $4, $5)",
                 &[
-                    &p.id_number,
+                    &key,
                     &enum_str(&b.benefit),
                     &enum_str(&b.status),
                     &b.status_since,
@@ -468,13 +494,82 @@ impl Storage for PgStorage {
         Ok(())
     }
 
+    async fn import_benefit(
+        &self,
+        key: &str,
+        id_number: &str,
+        name: &str,
+        region: &str,
+        row: &RosterBenefit,
+        today: Date,
+    ) -> Result<bool, StorageError> {
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        upsert_person_row(&tx, key, id_number, name, region).await?;
+        let benefit = enum_str(&row.benefit);
+        let existed = tx
+            .query_opt(
+                "SELECT 1 FROM person_benefits WHERE person_key = $1 AND benefit = $2 FOR UPDATE",
+                &[&key, &benefit],
+            )
+            .await?
+            .is_some();
+        tx.execute(
+            "INSERT INTO person_benefits (person_key, benefit, status, status_since, \
+             last_certified) VALUES ($1, $2, $3, coalesce($4::date, $6::date), $5::date) \
+             ON CONFLICT (person_key, benefit) DO UPDATE SET status = excluded.status, \
+             status_since = coalesce($4::date, person_benefits.status_since), \
+             last_certified = greatest(person_benefits.last_certified, excluded.last_certified)",
+            &[
+                &key,
+                &benefit,
+                &enum_str(&row.status),
+                &row.status_since,
+                &row.last_certified,
+                &today,
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(!existed)
+    }
+
+    async fn all_persons(&self) -> Result<Vec<Person>, StorageError> {
+        let c = self.pool.get().await?;
+        let rows = c
+            .query(
+                "SELECT p.id_number, p.name, p.region, b.benefit, b.status, b.status_since, \
+                 b.last_certified FROM persons p LEFT JOIN person_benefits b \
+                 ON b.person_key = p.person_key ORDER BY p.id_number, b.benefit",
+                &[],
+            )
+            .await?;
+        let mut out: Vec<Person> = Vec::new();
+        for r in &rows {
+            let id: &str = col(r, 0)?;
+            if out.last().is_none_or(|p| p.id_number != id) {
+                out.push(Person {
+                    id_number: id.to_owned(),
+                    name: col(r, 1)?,
+                    region: col(r, 2)?,
+                    benefits: Vec::new(),
+                });
+            }
+            if col::<Option<&str>>(r, 3)?.is_some()
+                && let Some(p) = out.last_mut()
+            {
+                p.benefits.push(row_benefit(r, 3)?);
+            }
+        }
+        Ok(out)
+    }
+
     async fn person_count(&self) -> Result<u64, StorageError> {
         let c = self.pool.get().await?;
-        Ok(u64_of(
-            c.query_one("SELECT count(*) FROM persons", &[])
-                .await?
-                .get(0),
-        ))
+        Ok(u64_of(col(
+            &c.query_one("SELECT count(*) FROM persons", &[]).await?,
+            0,
+        )?))
     }
 
     async fn template(&self, subject_key: &str) -> Result<Option<Template>, StorageError> {
@@ -488,10 +583,10 @@ impl Storage for PgStorage {
             .await?;
         row.map(|r| {
             Ok(Template {
-                model_id: r.get(0),
-                version: u32::try_from(r.get::<_, i32>(1)).unwrap_or(0),
-                embedding: embedding_from_bytes(r.get::<_, &[u8]>(2))?,
-                updated_at: r.get(3),
+                model_id: col(&r, 0)?,
+                version: u32::try_from(col::<i32>(&r, 1)?).unwrap_or(0),
+                embedding: embedding_from_bytes(col::<&[u8]>(&r, 2)?)?,
+                updated_at: col(&r, 3)?,
             })
         })
         .transpose()
@@ -515,7 +610,7 @@ impl Storage for PgStorage {
                 &[&subject_key, &model_id, &embedding_bytes(embedding), &now],
             )
             .await?;
-        Ok(u32::try_from(row.get::<_, i32>(0)).unwrap_or(0))
+        Ok(u32::try_from(col::<i32>(&row, 0)?).unwrap_or(0))
     }
 
     async fn insert_certifications(
@@ -536,7 +631,7 @@ impl Storage for PgStorage {
             .await?;
         let certified = tx
             .prepare_cached(
-                "UPDATE person_benefits SET last_certified = $3 WHERE person_id = $1 \
+                "UPDATE person_benefits SET last_certified = $3 WHERE person_key = $1 \
                  AND benefit = $2 AND (last_certified IS NULL OR last_certified < $3)",
             )
             .await?;
@@ -551,7 +646,7 @@ impl Storage for PgStorage {
                         &n.id,
                         &i64_of(n.device_seq),
                         &n.device_id,
-                        &n.person_id,
+                        &n.person_key,
                         &benefit,
                         &n.certified_at,
                         &on,
@@ -567,13 +662,13 @@ impl Storage for PgStorage {
                 == 1;
             if stored {
                 if n.result == CertResult::Passed {
-                    tx.execute(&certified, &[&n.person_id, &benefit, &on])
+                    tx.execute(&certified, &[&n.person_key, &benefit, &on])
                         .await?;
                 }
                 out.push(Inserted::Stored(n.result));
             } else {
                 let r = tx.query_one(&existing, &[&n.id]).await?;
-                out.push(Inserted::Duplicate(enum_parse(r.get::<_, &str>(0))?));
+                out.push(Inserted::Duplicate(enum_parse(col::<&str>(&r, 0)?)?));
             }
         }
         tx.commit().await?;
@@ -582,16 +677,16 @@ impl Storage for PgStorage {
 
     async fn certifications_for(
         &self,
-        person_id: &str,
+        person_key: &str,
         limit: u32,
     ) -> Result<Vec<Certification>, StorageError> {
         let c = self.pool.get().await?;
         c.query(
             &format!(
-                "SELECT {CERT_COLS} FROM certifications WHERE person_id = $1 \
+                "SELECT {CERT_COLS} FROM certifications WHERE person_key = $1 \
                  ORDER BY certified_at DESC, id DESC LIMIT $2"
             ),
-            &[&person_id, &i64::from(limit)],
+            &[&person_key, &i64::from(limit)],
         )
         .await?
         .iter()
@@ -615,11 +710,28 @@ impl Storage for PgStorage {
 
     async fn certification_count(&self) -> Result<u64, StorageError> {
         let c = self.pool.get().await?;
-        Ok(u64_of(
-            c.query_one("SELECT count(*) FROM certifications", &[])
-                .await?
-                .get(0),
-        ))
+        Ok(u64_of(col(
+            &c.query_one("SELECT count(*) FROM certifications", &[])
+                .await?,
+            0,
+        )?))
+    }
+
+    async fn certification_results(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<(CertResult, u64)>, StorageError> {
+        let c = self.pool.get().await?;
+        c.query(
+            "SELECT result, count(*) FROM certifications WHERE certified_at >= $1 \
+             AND certified_at < $2 GROUP BY result ORDER BY result",
+            &[&from, &to],
+        )
+        .await?
+        .iter()
+        .map(|r| Ok((enum_parse(col::<&str>(r, 0)?)?, u64_of(col(r, 1)?))))
+        .collect()
     }
 
     async fn audit(&self, e: AuditEntry) -> Result<(), StorageError> {
@@ -636,38 +748,59 @@ impl Storage for PgStorage {
 
     async fn recent_audit(&self, limit: u32) -> Result<Vec<AuditEntry>, StorageError> {
         let c = self.pool.get().await?;
-        Ok(c.query(
+        c.query(
             "SELECT at, event, outcome, device, detail FROM audit ORDER BY id DESC LIMIT $1",
             &[&i64::from(limit)],
         )
         .await?
         .iter()
-        .map(|r| AuditEntry {
-            at: r.get(0),
-            event: r.get(1),
-            outcome: r.get(2),
-            device: r.get(3),
-            detail: r.get(4),
+        .map(|r| {
+            Ok(AuditEntry {
+                at: col(r, 0)?,
+                event: col(r, 1)?,
+                outcome: col(r, 2)?,
+                device: col(r, 3)?,
+                detail: col(r, 4)?,
+            })
         })
-        .collect())
+        .collect()
     }
 
     async fn audit_counts(&self, since: Date) -> Result<Vec<AuditCount>, StorageError> {
         let c = self.pool.get().await?;
         let since = since.midnight().assume_utc();
-        Ok(c.query(
+        c.query(
             "SELECT (at AT TIME ZONE 'UTC')::date AS day, event, outcome, count(*) FROM audit \
                  WHERE at >= $1 GROUP BY day, event, outcome ORDER BY day, event, outcome",
             &[&since],
         )
         .await?
         .iter()
-        .map(|r| AuditCount {
-            day: r.get(0),
-            event: r.get(1),
-            outcome: r.get(2),
-            count: u64_of(r.get(3)),
+        .map(|r| {
+            Ok(AuditCount {
+                day: col(r, 0)?,
+                event: col(r, 1)?,
+                outcome: col(r, 2)?,
+                count: u64_of(col(r, 3)?),
+            })
         })
-        .collect())
+        .collect()
+    }
+
+    async fn audit_counts_between(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<(String, String, u64)>, StorageError> {
+        let c = self.pool.get().await?;
+        c.query(
+            "SELECT event, outcome, count(*) FROM audit WHERE at >= $1 AND at < $2 \
+             GROUP BY event, outcome ORDER BY event, outcome",
+            &[&from, &to],
+        )
+        .await?
+        .iter()
+        .map(|r| Ok((col(r, 0)?, col(r, 1)?, u64_of(col(r, 2)?))))
+        .collect()
     }
 }

@@ -22,9 +22,9 @@ use uuid::Uuid;
 
 use super::{
     AuditCount, AuditEntry, BenefitRow, Certification, Device, Inserted, NewCertification,
-    NewDevice, Person, RegisterOutcome, Storage, StorageError, Template, certified_on,
-    embedding_bytes, embedding_from_bytes, enum_parse, enum_str, health_json, liveness_json,
-    liveness_parse,
+    NewDevice, Person, RegisterOutcome, RosterBenefit, Storage, StorageError, Template,
+    certified_on, embedding_bytes, embedding_from_bytes, enum_parse, enum_str, health_json,
+    liveness_json, liveness_parse,
 };
 
 /// Most jobs committed in one transaction.
@@ -37,25 +37,26 @@ const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 const MIGRATION_LIST: &[M<'static>] = &[M::up(
     r#"
 CREATE TABLE persons (
-    id_number TEXT PRIMARY KEY NOT NULL,
-    name      TEXT NOT NULL,
-    region    TEXT NOT NULL
+    id_number  TEXT PRIMARY KEY NOT NULL,
+    person_key TEXT NOT NULL UNIQUE,
+    name       TEXT NOT NULL,
+    region     TEXT NOT NULL
 ) STRICT;
 
 CREATE TABLE person_benefits (
-    person_id      TEXT NOT NULL REFERENCES persons (id_number) ON DELETE CASCADE,
+    person_key     TEXT NOT NULL REFERENCES persons (person_key) ON DELETE CASCADE,
     benefit        TEXT NOT NULL,
     status         TEXT NOT NULL,
     status_since   TEXT NOT NULL,
     last_certified TEXT,
-    PRIMARY KEY (person_id, benefit)
+    PRIMARY KEY (person_key, benefit)
 ) STRICT;
 
 CREATE TABLE certifications (
     id              TEXT PRIMARY KEY NOT NULL,
     device_seq      INTEGER NOT NULL,
     device_id       TEXT NOT NULL,
-    person_id       TEXT NOT NULL,
+    person_key      TEXT NOT NULL,
     benefit         TEXT NOT NULL,
     certified_at    INTEGER NOT NULL,
     certified_on    TEXT NOT NULL,
@@ -66,7 +67,8 @@ CREATE TABLE certifications (
     operator_masked TEXT,
     received_at     INTEGER NOT NULL
 ) STRICT;
-CREATE INDEX certifications_by_person ON certifications (person_id, certified_at);
+CREATE INDEX certifications_by_person ON certifications (person_key, certified_at);
+CREATE INDEX certifications_by_time ON certifications (certified_at);
 CREATE INDEX certifications_by_received ON certifications (received_at);
 
 CREATE TABLE templates (
@@ -87,6 +89,7 @@ CREATE TABLE devices (
     version        TEXT NOT NULL,
     queue_depth    INTEGER NOT NULL DEFAULT 0,
     dead           INTEGER NOT NULL DEFAULT 0,
+    oldest_pending INTEGER,
     health         TEXT NOT NULL DEFAULT '{}',
     revoked        INTEGER NOT NULL DEFAULT 0
 ) STRICT;
@@ -332,6 +335,7 @@ fn row_device(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Device, i64, Option<i6
             dead: u64_of(r.get(8)?),
             health: r.get(9)?,
             revoked: r.get::<_, i64>(10)? != 0,
+            oldest_pending_secs: r.get::<_, Option<i64>>(11)?.map(u64_of),
         },
         r.get(4)?,
         r.get(5)?,
@@ -339,7 +343,7 @@ fn row_device(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Device, i64, Option<i6
 }
 
 const DEVICE_COLS: &str = "id, public_key, name, site, registered_at, last_heartbeat, version, \
-                           queue_depth, dead, health, revoked";
+                           queue_depth, dead, health, revoked, oldest_pending";
 
 fn finish_device(t: (Device, i64, Option<i64>)) -> Result<Device, StorageError> {
     let (mut d, reg, hb) = t;
@@ -348,7 +352,7 @@ fn finish_device(t: (Device, i64, Option<i64>)) -> Result<Device, StorageError> 
     Ok(d)
 }
 
-const CERT_COLS: &str = "id, device_seq, device_id, person_id, benefit, certified_at, certified_on, \
+const CERT_COLS: &str = "id, device_seq, device_id, person_key, benefit, certified_at, certified_on, \
                          result, method, liveness, score, operator_masked, received_at";
 
 type CertRow = (
@@ -390,7 +394,7 @@ fn finish_cert(c: CertRow) -> Result<Certification, StorageError> {
         id: Uuid::parse_str(&c.0).map_err(|e| StorageError::Corrupt(e.to_string()))?,
         device_seq: u64_of(c.1),
         device_id: c.2,
-        person_id: c.3,
+        person_key: c.3,
         benefit: enum_parse(&c.4)?,
         certified_at: from_ms(c.5)?,
         certified_on: parse_date(&c.6)?,
@@ -524,17 +528,18 @@ impl Storage for SqliteStorage {
         now: OffsetDateTime,
     ) -> Result<(), StorageError> {
         let id = device.to_owned();
-        let (version, q, dead, health) = (
+        let (version, q, dead, health, oldest) = (
             heartbeat.version.clone(),
             i64_of(heartbeat.queue_depth),
             i64_of(heartbeat.dead),
             health_json(heartbeat),
+            heartbeat.oldest_pending_secs.map(i64_of),
         );
         self.write(move |c| {
             c.execute(
                 "UPDATE devices SET last_heartbeat = ?2, version = ?3, queue_depth = ?4, \
-                 dead = ?5, health = ?6 WHERE id = ?1",
-                params![id, ms(now), version, q, dead, health],
+                 dead = ?5, health = ?6, oldest_pending = ?7 WHERE id = ?1",
+                params![id, ms(now), version, q, dead, health, oldest],
             )?;
             Ok(())
         })
@@ -600,38 +605,18 @@ impl Storage for SqliteStorage {
     async fn person(&self, id_number: &str) -> Result<Option<Person>, StorageError> {
         let id = id_number.to_owned();
         self.read(move |c| {
-            let Some((name, region)) = c
-                .prepare_cached("SELECT name, region FROM persons WHERE id_number = ?1")?
-                .query_row(params![id], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))
+            let Some((key, name, region)) = c
+                .prepare_cached(
+                    "SELECT person_key, name, region FROM persons WHERE id_number = ?1",
+                )?
+                .query_row(params![id], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))
+                })
                 .optional()?
             else {
                 return Ok(None);
             };
-            let mut stmt = c.prepare_cached(
-                "SELECT benefit, status, status_since, last_certified FROM person_benefits \
-                 WHERE person_id = ?1 ORDER BY benefit",
-            )?;
-            let rows = stmt
-                .query_map(params![id], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, Option<String>>(3)?,
-                    ))
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            let benefits = rows
-                .into_iter()
-                .map(|(b, s, since, last)| {
-                    Ok(BenefitRow {
-                        benefit: enum_parse(&b)?,
-                        status: enum_parse(&s)?,
-                        status_since: parse_date(&since)?,
-                        last_certified: last.as_deref().map(parse_date).transpose()?,
-                    })
-                })
-                .collect::<Result<Vec<_>, StorageError>>()?;
+            let benefits = benefits_of(c, &key)?;
             Ok(Some(Person {
                 id_number: id,
                 name,
@@ -642,24 +627,21 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn upsert_person(&self, person: &Person) -> Result<(), StorageError> {
+    async fn upsert_person(&self, person_key: &str, person: &Person) -> Result<(), StorageError> {
         let p = person.clone();
+        let key = person_key.to_owned();
         self.write(move |c| {
+            upsert_person_row(c, &key, &p.id_number, &p.name, &p.region)?;
             c.execute(
-                "INSERT INTO persons (id_number, name, region) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (id_number) DO UPDATE SET name = excluded.name, region = excluded.region",
-                params![p.id_number, p.name, p.region],
-            )?;
-            c.execute(
-                "DELETE FROM person_benefits WHERE person_id = ?1",
-                params![p.id_number],
+                "DELETE FROM person_benefits WHERE person_key = ?1",
+                params![key],
             )?;
             for b in &p.benefits {
                 c.execute(
-                    "INSERT INTO person_benefits (person_id, benefit, status, status_since, \
+                    "INSERT INTO person_benefits (person_key, benefit, status, status_since, \
                      last_certified) VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![
-                        p.id_number,
+                        key,
                         enum_str(&b.benefit),
                         enum_str(&b.status),
                         date_str(b.status_since),
@@ -668,6 +650,100 @@ impl Storage for SqliteStorage {
                 )?;
             }
             Ok(())
+        })
+        .await
+    }
+
+    async fn import_benefit(
+        &self,
+        person_key: &str,
+        id_number: &str,
+        name: &str,
+        region: &str,
+        row: &RosterBenefit,
+        today: Date,
+    ) -> Result<bool, StorageError> {
+        let (key, id, name, region, row) = (
+            person_key.to_owned(),
+            id_number.to_owned(),
+            name.to_owned(),
+            region.to_owned(),
+            row.clone(),
+        );
+        self.write(move |c| {
+            upsert_person_row(c, &key, &id, &name, &region)?;
+            let benefit = enum_str(&row.benefit);
+            let existed = c
+                .query_row(
+                    "SELECT 1 FROM person_benefits WHERE person_key = ?1 AND benefit = ?2",
+                    params![key, benefit],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            c.execute(
+                "INSERT INTO person_benefits (person_key, benefit, status, status_since, \
+                 last_certified) VALUES (?1, ?2, ?3, coalesce(?4, ?6), ?5) \
+                 ON CONFLICT (person_key, benefit) DO UPDATE SET status = excluded.status, \
+                 status_since = coalesce(?4, person_benefits.status_since), \
+                 last_certified = CASE WHEN person_benefits.last_certified IS NULL \
+                 OR excluded.last_certified > person_benefits.last_certified \
+                 THEN coalesce(excluded.last_certified, person_benefits.last_certified) \
+                 ELSE person_benefits.last_certified END",
+                params![
+                    key,
+                    benefit,
+                    enum_str(&row.status),
+                    row.status_since.map(date_str),
+                    row.last_certified.map(date_str),
+                    date_str(today),
+                ],
+            )?;
+            Ok(!existed)
+        })
+        .await
+    }
+
+    async fn all_persons(&self) -> Result<Vec<Person>, StorageError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT p.id_number, p.name, p.region, b.benefit, b.status, b.status_since, \
+                 b.last_certified FROM persons p LEFT JOIN person_benefits b \
+                 ON b.person_key = p.person_key ORDER BY p.id_number, b.benefit",
+            )?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, Option<String>>(5)?,
+                        r.get::<_, Option<String>>(6)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut out: Vec<Person> = Vec::new();
+            for (id, name, region, b, st, since, last) in rows {
+                if out.last().is_none_or(|p| p.id_number != id) {
+                    out.push(Person {
+                        id_number: id,
+                        name,
+                        region,
+                        benefits: Vec::new(),
+                    });
+                }
+                if let (Some(b), Some(st), Some(since), Some(p)) = (b, st, since, out.last_mut()) {
+                    p.benefits.push(BenefitRow {
+                        benefit: enum_parse(&b)?,
+                        status: enum_parse(&st)?,
+                        status_since: parse_date(&since)?,
+                        last_certified: last.as_deref().map(parse_date).transpose()?,
+                    });
+                }
+            }
+            Ok(out)
         })
         .await
     }
@@ -753,7 +829,7 @@ impl Storage for SqliteStorage {
             let mut existing =
                 c.prepare_cached("SELECT result FROM certifications WHERE id = ?1")?;
             let mut certified = c.prepare_cached(
-                "UPDATE person_benefits SET last_certified = ?3 WHERE person_id = ?1 \
+                "UPDATE person_benefits SET last_certified = ?3 WHERE person_key = ?1 \
                  AND benefit = ?2 AND (last_certified IS NULL OR last_certified < ?3)",
             )?;
             for n in items {
@@ -763,7 +839,7 @@ impl Storage for SqliteStorage {
                     id,
                     i64_of(n.device_seq),
                     n.device_id,
-                    n.person_id,
+                    n.person_key,
                     enum_str(&n.benefit),
                     ms(n.certified_at),
                     on,
@@ -776,7 +852,7 @@ impl Storage for SqliteStorage {
                 ])? == 1;
                 if stored {
                     if n.result == CertResult::Passed {
-                        certified.execute(params![n.person_id, enum_str(&n.benefit), on])?;
+                        certified.execute(params![n.person_key, enum_str(&n.benefit), on])?;
                     }
                     out.push(Inserted::Stored(n.result));
                 } else {
@@ -791,15 +867,15 @@ impl Storage for SqliteStorage {
 
     async fn certifications_for(
         &self,
-        person_id: &str,
+        person_key: &str,
         limit: u32,
     ) -> Result<Vec<Certification>, StorageError> {
-        let p = person_id.to_owned();
+        let p = person_key.to_owned();
         self.read(move |c| {
             query_certs(
                 c,
                 &format!(
-                    "SELECT {CERT_COLS} FROM certifications WHERE person_id = ?1 \
+                    "SELECT {CERT_COLS} FROM certifications WHERE person_key = ?1 \
                      ORDER BY certified_at DESC, id DESC LIMIT ?2"
                 ),
                 params![p, i64::from(limit)],
@@ -829,6 +905,28 @@ impl Storage for SqliteStorage {
                 [],
                 |r| r.get(0),
             )?))
+        })
+        .await
+    }
+
+    async fn certification_results(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<(CertResult, u64)>, StorageError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT result, count(*) FROM certifications WHERE certified_at >= ?1 \
+                 AND certified_at < ?2 GROUP BY result ORDER BY result",
+            )?;
+            let rows = stmt
+                .query_map(params![ms(from), ms(to)], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter()
+                .map(|(r, n)| Ok((enum_parse(&r)?, u64_of(n))))
+                .collect()
         })
         .await
     }
@@ -905,4 +1003,71 @@ impl Storage for SqliteStorage {
         })
         .await
     }
+
+    async fn audit_counts_between(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<(String, String, u64)>, StorageError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT event, outcome, count(*) FROM audit WHERE at >= ?1 AND at < ?2 \
+                 GROUP BY event, outcome ORDER BY event, outcome",
+            )?;
+            let rows = stmt
+                .query_map(params![ms(from), ms(to)], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        u64_of(r.get::<_, i64>(2)?),
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+}
+
+/// Inserts the person row or updates name and region (the key follows the ID).
+fn upsert_person_row(
+    c: &Connection,
+    key: &str,
+    id_number: &str,
+    name: &str,
+    region: &str,
+) -> Result<(), StorageError> {
+    c.prepare_cached(
+        "INSERT INTO persons (id_number, person_key, name, region) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (id_number) DO UPDATE SET name = excluded.name, region = excluded.region",
+    )?
+    .execute(params![id_number, key, name, region])?;
+    Ok(())
+}
+
+fn benefits_of(c: &Connection, key: &str) -> Result<Vec<BenefitRow>, StorageError> {
+    let mut stmt = c.prepare_cached(
+        "SELECT benefit, status, status_since, last_certified FROM person_benefits \
+         WHERE person_key = ?1 ORDER BY benefit",
+    )?;
+    let rows = stmt
+        .query_map(params![key], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter()
+        .map(|(b, s, since, last)| {
+            Ok(BenefitRow {
+                benefit: enum_parse(&b)?,
+                status: enum_parse(&s)?,
+                status_since: parse_date(&since)?,
+                last_certified: last.as_deref().map(parse_date).transpose()?,
+            })
+        })
+        .collect()
 }

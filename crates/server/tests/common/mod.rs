@@ -196,3 +196,97 @@ pub async fn drop_schema(config: &Config) {
         let _ = task.await;
     }
 }
+
+/// Scans every column of every table except `persons.id_number` for the
+/// given full ID numbers. Returns (`table.column: id` findings, how many of
+/// `ids` are in `persons.id_number` as a positive control).
+pub async fn scan_for_ids(config: &Config, ids: &[&str]) -> (Vec<String>, usize) {
+    let mut found = Vec::new();
+    let mut control = 0;
+    match &config.storage {
+        StorageConfig::Sqlite { path } => {
+            let c = rusqlite::Connection::open(path).unwrap();
+            let tables: Vec<String> = c
+                .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert!(tables.iter().any(|t| t == "certifications"));
+            for t in &tables {
+                let cols: Vec<String> = c
+                    .prepare(&format!("SELECT name FROM pragma_table_info('{t}')"))
+                    .unwrap()
+                    .query_map([], |r| r.get(0))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                for col in &cols {
+                    for id in ids {
+                        let n: i64 = c
+                            .query_row(
+                                &format!(
+                                    "SELECT count(*) FROM \"{t}\" WHERE \
+                                     instr(CAST(\"{col}\" AS BLOB), ?1) > 0"
+                                ),
+                                [id.as_bytes().to_vec()],
+                                |r| r.get(0),
+                            )
+                            .unwrap();
+                        if n > 0 {
+                            if t == "persons" && col == "id_number" {
+                                control += 1;
+                            } else {
+                                found.push(format!("{t}.{col}: {id}"));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        StorageConfig::Postgres { url, schema, .. } => {
+            let schema = schema.clone().unwrap();
+            let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            let task = tokio::spawn(conn);
+            let cols = client
+                .query(
+                    "SELECT table_name::text, column_name::text, data_type::text \
+                     FROM information_schema.columns WHERE table_schema = $1",
+                    &[&schema],
+                )
+                .await
+                .unwrap();
+            assert!(cols.len() > 20, "{} columns", cols.len());
+            for row in &cols {
+                let (t, col, ty): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+                for id in ids {
+                    let q = if ty == "bytea" {
+                        format!(
+                            "SELECT count(*) FROM \"{schema}\".\"{t}\" \
+                             WHERE position(convert_to($1, 'UTF8') in \"{col}\") > 0"
+                        )
+                    } else {
+                        format!(
+                            "SELECT count(*) FROM \"{schema}\".\"{t}\" \
+                             WHERE strpos(\"{col}\"::text, $1) > 0"
+                        )
+                    };
+                    let n: i64 = client.query_one(&q, &[id]).await.unwrap().get(0);
+                    if n > 0 {
+                        if t == "persons" && col == "id_number" {
+                            control += 1;
+                        } else {
+                            found.push(format!("{t}.{col}: {id}"));
+                        }
+                    }
+                }
+            }
+            drop(client);
+            let _ = task.await;
+        }
+    }
+    (found, control)
+}
