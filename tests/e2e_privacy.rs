@@ -464,15 +464,10 @@ fn no_image_id_number_or_embedding_where_it_must_not_be() {
         "privacy violations in files:\n  {}",
         found.join("\n  ")
     );
-    // KNOWN ISSUE (2026-11, lead): the server still keys `person_benefits`
-    // and `certifications` by the full ID number (`person_id`); the lead is
-    // moving them to an opaque person key. Until then this assertion fails
-    // on exactly those two columns. Do not weaken it.
+    // Everything but the person table refers to a person by an opaque key.
     assert!(
         sql_found.is_empty(),
-        "full ID numbers in the server database outside persons.id_number \
-         (KNOWN until the opaque person key lands if only person_benefits.person_id / \
-         certifications.person_id are listed):\n  {}",
+        "full ID numbers in the server database outside persons.id_number:\n  {}",
         sql_found.join("\n  ")
     );
 }
