@@ -58,6 +58,27 @@ pub struct Seen {
     pub token: String,
 }
 
+/// Clicks the element with this id.
+async fn click(browser: &Client, id: &str) {
+    browser
+        .find(Locator::Id(id))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Waits (up to [`WAIT`]) for the element with this id.
+async fn wait_for(browser: &Client, id: &str) {
+    browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id(id))
+        .await
+        .unwrap();
+}
+
 /// Runs the staff scenario in `browser` against `base_url` (no trailing `/`):
 /// wrong password → error; right password → dashboard; import a CSV with 2
 /// good rows and 1 bad row → per-row error; `after_import(id)` (returns
@@ -85,13 +106,7 @@ pub async fn run_scenario(
         .await
         .unwrap();
     field.send_keys("not the password").await.unwrap();
-    browser
-        .find(Locator::Id("login-button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(browser, "login-button").await;
     let error = browser
         .wait()
         .at_most(WAIT)
@@ -104,19 +119,8 @@ pub async fn run_scenario(
     // Then the right one.
     let field = browser.find(Locator::Id("password")).await.unwrap();
     field.send_keys(password).await.unwrap();
-    browser
-        .find(Locator::Id("login-button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Id("certified"))
-        .await
-        .unwrap();
+    click(browser, "login-button").await;
+    wait_for(browser, "certified").await;
     assert_eq!(browser.current_url().await.unwrap().path(), "/admin");
 
     // Import: 2 good rows, 1 bad (line 3).
@@ -134,13 +138,7 @@ pub async fn run_scenario(
         .await
         .unwrap();
     file.send_keys(csv_path.to_str().unwrap()).await.unwrap();
-    browser
-        .find(Locator::Id("upload"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(browser, "upload").await;
     let summary = browser
         .wait()
         .at_most(WAIT)
@@ -200,13 +198,7 @@ pub async fn run_scenario(
         .await
         .unwrap();
     id_box.send_keys(&good_a).await.unwrap();
-    browser
-        .find(Locator::Id("lookup"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(browser, "lookup").await;
     let name = browser
         .wait()
         .at_most(WAIT)
@@ -260,13 +252,7 @@ pub async fn run_scenario(
         .unwrap();
     hours.clear().await.unwrap();
     hours.send_keys("2").await.unwrap();
-    browser
-        .find(Locator::Id("create-token"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(browser, "create-token").await;
     let token = browser
         .wait()
         .at_most(WAIT)
@@ -288,19 +274,8 @@ pub async fn run_scenario(
     );
 
     // Log out: back to the login page, and the pages are closed again.
-    browser
-        .find(Locator::Id("logout"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Id("password"))
-        .await
-        .unwrap();
+    click(browser, "logout").await;
+    wait_for(browser, "password").await;
     browser.goto(&format!("{base_url}/admin")).await.unwrap();
     assert_eq!(browser.current_url().await.unwrap().path(), "/admin/login");
 
