@@ -63,8 +63,23 @@ fn the_real_window_reaches_the_attract_screen_under_xvfb() {
     image::RgbImage::from_pixel(64, 48, image::Rgb([128, 128, 128]))
         .save(&camera)
         .unwrap();
+    // A kiosk registered with a server that is down (the network being out is
+    // no reason to close): an unregistered kiosk is out of service instead.
+    lifecert::sync::register::load_or_create_device_key(&dir.path().join("device.key")).unwrap();
+    lifecert::sync::register::Registration {
+        server_url: "https://127.0.0.1:9".into(),
+        device_id: "kiosk-window-test".into(),
+        sealing_key: lifecert_protocol::seal::OpeningKey::generate()
+            .public()
+            .to_b64(),
+        registered_at: time::OffsetDateTime::now_utc(),
+    }
+    .save(dir.path())
+    .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_lifecert"))
         .arg("--bench-startup")
+        // Never hang: close after 120 s whatever happens (the assert below then fails).
+        .args(["--quit-after", "120"])
         .env("DISPLAY", &x.display)
         .env_remove("WAYLAND_DISPLAY")
         .env("LIFECERT__STORAGE__DATA_DIR", dir.path())
