@@ -187,41 +187,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Queue {
-            action: QueueAction::Status,
-        }) => {
+        Some(Command::Queue { action }) => {
             logging::init_stderr();
             let config = match load_config(cli.config.as_ref()) {
                 Ok(c) => c,
                 Err(code) => return Ok(code),
             };
-            let opened = Store::open(&config.storage.db_path())?;
-            let status = opened.store.queue_status(OffsetDateTime::now_utc())?;
-            println!("{status}");
-            Ok(ExitCode::SUCCESS)
-        }
-        Some(Command::Queue {
-            action: QueueAction::RetryDead,
-        }) => {
-            logging::init_stderr();
-            let config = match load_config(cli.config.as_ref()) {
-                Ok(c) => c,
-                Err(code) => return Ok(code),
-            };
-            let opened = Store::open(&config.storage.db_path())?;
-            let n = opened.store.retry_dead(OffsetDateTime::now_utc())?;
-            println!("{n} dead-lettered result(s) put back into the queue");
-            Ok(ExitCode::SUCCESS)
-        }
-        Some(Command::Queue {
-            action: QueueAction::Flush,
-        }) => {
-            logging::init_stderr();
-            let config = match load_config(cli.config.as_ref()) {
-                Ok(c) => c,
-                Err(code) => return Ok(code),
-            };
-            queue_flush(&config)
+            match action {
+                QueueAction::Status => {
+                    let opened = Store::open(&config.storage.db_path())?;
+                    let status = opened.store.queue_status(OffsetDateTime::now_utc())?;
+                    println!("{status}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                QueueAction::RetryDead => {
+                    let opened = Store::open(&config.storage.db_path())?;
+                    let n = opened.store.retry_dead(OffsetDateTime::now_utc())?;
+                    println!("{n} dead-lettered result(s) put back into the queue");
+                    Ok(ExitCode::SUCCESS)
+                }
+                QueueAction::Flush => queue_flush(&config),
+            }
         }
         Some(Command::Register {
             server,

@@ -22,4 +22,8 @@ pub trait CentralSystem: Send + Sync {
     fn reachable(&self) -> bool;
     /// A one-line description for the health panel.
     fn describe(&self) -> String;
+    /// Whether this kiosk is registered with a server (it can seal results).
+    fn registered(&self) -> bool {
+        true
+    }
 }

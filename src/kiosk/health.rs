@@ -167,7 +167,7 @@ impl HealthProbe for SystemProbe {
             Err(e) => (PartState::Faulty(e.clone()), None),
         };
         let sync_alert = self.sync.stopped();
-        let unregistered = self.central.describe() == crate::sync::central::UNREGISTERED_ZH;
+        let unregistered = !self.central.registered();
         let registration = if unregistered {
             PartState::Faulty(self.central.describe())
         } else {

@@ -162,6 +162,9 @@ impl CentralSystem for Unregistered {
     fn describe(&self) -> String {
         UNREGISTERED_ZH.into()
     }
+    fn registered(&self) -> bool {
+        false
+    }
 }
 
 /// Local templates first, then the server's (saved locally; see the module docs).

@@ -291,8 +291,7 @@ pub fn build(config: &Config, run: &RunOptions) -> anyhow::Result<Built> {
         total_timeout: config.liveness.effective_total_timeout(),
         slow_pacing: config.liveness.slow_pacing,
         card_reader: config.peripherals.card_reader.port != SerialPort::Disabled,
-        banner: (central.describe() == crate::sync::central::UNREGISTERED_ZH)
-            .then(|| "未注册".to_string()),
+        banner: (!central.registered()).then(|| "未注册".to_string()),
         hide_cursor: config.display.hide_cursor,
     };
     let flow = Flow::new(config.flow_config());

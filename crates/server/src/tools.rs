@@ -82,12 +82,34 @@ pub async fn put_template(
     if state.storage.person(id.expose()).await?.is_none() {
         return Err(PutTemplateError::UnknownPerson(id.masked()));
     }
+    Ok(store_template(
+        state,
+        &id,
+        &template.model_id,
+        &template.embedding,
+        None,
+        "put-template",
+    )
+    .await?)
+}
+
+/// Stores a checked face template for `id` under its template key and audits
+/// it (`template.enrol`, masked ID and who did it); returns the new version.
+/// Shared by the enrolment API and `put-template`.
+pub(crate) async fn store_template(
+    state: &AppState,
+    id: &IdNumber,
+    model_id: &str,
+    embedding: &[f32],
+    device: Option<&str>,
+    by: &str,
+) -> Result<u32, StorageError> {
     let version = state
         .storage
         .upsert_template(
             &state.subject.key(id.expose()),
-            &template.model_id,
-            &template.embedding,
+            model_id,
+            embedding,
             OffsetDateTime::now_utc(),
         )
         .await?;
@@ -96,8 +118,8 @@ pub async fn put_template(
         .audit(AuditEntry::now(
             "template.enrol",
             "ok",
-            None,
-            Some(format!("{} by put-template", id.masked())),
+            device,
+            Some(format!("{} by {by}", id.masked())),
         ))
         .await?;
     Ok(version)

@@ -423,24 +423,15 @@ pub async fn templates(
     if t.model_id.is_empty() || t.model_id.len() > 64 {
         return Err(ApiError::invalid("model_id: 1 to 64 characters"));
     }
-    let version = state
-        .storage
-        .upsert_template(
-            &state.subject.key(id.expose()),
-            &t.model_id,
-            &t.embedding,
-            OffsetDateTime::now_utc(),
-        )
-        .await?;
-    state
-        .storage
-        .audit(AuditEntry::now(
-            "template.enrol",
-            "ok",
-            Some(&signed.device.id),
-            Some(format!("{} by operator {operator}", id.masked())),
-        ))
-        .await?;
+    let version = crate::tools::store_template(
+        &state,
+        &id,
+        &t.model_id,
+        &t.embedding,
+        Some(&signed.device.id),
+        &format!("operator {operator}"),
+    )
+    .await?;
     Ok(Json(EnrolResponse { version }))
 }
 
