@@ -10,18 +10,25 @@
 # and on the server, so a whole certification can be tried. Extra arguments go
 # to lifecert (e.g. --windowed). With --config FILE the kiosk uses that file's
 # server instead and no local server is started.
+#
+# Unless ports are configured, a simulated ID card reader and receipt printer
+# run on ptys (scripts/local_devices.sh): at the ID screen, lay the demo card
+# with `echo place > target/local/devices/reader.cmd`; printed receipts appear
+# decoded in target/local/devices/printer.out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 . scripts/local_server.sh
+. scripts/local_devices.sh
 ensure_cargo
 ensure_packages "${BUILD_PACKAGES[@]}" "${RUNTIME_PACKAGES[@]}"
 LIFECERT_CARGO_PROFILE=release ensure_models
 cargo build --release --locked -p lifecert -p lifecert-server --bins
 bin=target/release/lifecert
 if [[ " $* " != *" --config "* ]] && [ -z "${LIFECERT__SERVER__URL:-}" ]; then
-  trap local_server_stop EXIT
+  trap 'local_server_stop; local_devices_stop' EXIT
   local_server_start target/release
+  local_devices_start "$bin" "$PWD/target/local/devices"
   if [ -z "${LIFECERT__CAMERA__DEVICE:-}" ] && [ ! -e /dev/video0 ]; then
     echo "==> no camera here: demo replay camera with the synthetic astronaut face"
     local_demo_face target/release

@@ -94,13 +94,33 @@ def grab(display: str, size: str, out: Path) -> None:
     print(f"  -> {out}", flush=True)
 
 
+def wait_receipt(path: Path, timeout: float) -> str:
+    """The first decoded receipt the simulated printer wrote."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            for line in path.read_text(errors="replace").splitlines():
+                if line.startswith("{"):
+                    print("  receipt printed (simulated printer)", flush=True)
+                    return line
+        time.sleep(0.2)
+    raise SystemExit(f"screenshots: no receipt in {path}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", required=True)
     ap.add_argument("--face", required=True, help="demo face dir (enrol/, clip/)")
     ap.add_argument("--out", default="docs/screens")
     ap.add_argument("--size", default="1280x800")
+    ap.add_argument("--devices", required=True,
+                    help="directory of the simulated reader and printer (scripts/local_devices.sh)")
     args = ap.parse_args()
+    devices = Path(args.devices)
+
+    def device(name: str, command: str) -> None:
+        with open(devices / f"{name}.cmd", "w") as fifo:
+            fifo.write(command + "\n")
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -156,11 +176,19 @@ def main() -> int:
         k.send("accept"); k.wait("who"); shot("who")
         k.send("myself"); k.wait("identity")
         k.send(f"type {DUE[:11]}"); shot("identity")
-        k.send(f"type {DUE[11:]}", "submit")
+        # The demo card laid on the simulated reader fills the identity in.
+        k.send("clear")
+        device("reader", "place")
         k.wait("guidance"); shot("guidance")
         k.send("ready"); k.wait("capture")
         shot("capture", 4.0)
         k.wait("success", 60); shot("success", 1.5)
+        k.send("print")
+        receipt = wait_receipt(devices / "printer.out", 20)
+        if DUE in receipt or "1101**********0013" not in receipt:
+            raise SystemExit("screenshots: the receipt does not show the masked ID only")
+        shot("success-printed", 1.0)
+        device("reader", "remove")
         k.send("home"); k.wait("attract")
         # The same person again: already certified today.
         k.send("start", "accept", "myself", f"type {DUE}", "submit")

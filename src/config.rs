@@ -322,6 +322,7 @@ impl Config {
             device: RawDevice {
                 id: self.device.id.clone().unwrap_or_default(),
                 site: self.device.site.clone(),
+                receipt_url: self.device.receipt_url.clone().unwrap_or_default(),
             },
         }
     }

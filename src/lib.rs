@@ -7,6 +7,7 @@ pub mod config;
 pub mod eval;
 pub mod kiosk;
 pub mod logging;
+pub mod peripherals;
 pub mod session;
 pub mod store;
 pub mod sync;

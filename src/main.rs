@@ -52,6 +52,11 @@ enum Command {
         /// The file to check (default: --config, else the embedded defaults).
         path: Option<PathBuf>,
     },
+    /// Simulate a peripheral on a pty (tests, demos, screenshots).
+    Simulate {
+        #[command(subcommand)]
+        device: SimDevice,
+    },
     /// The durable result queue (outbox).
     Queue {
         #[command(subcommand)]
@@ -145,6 +150,38 @@ enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+enum SimDevice {
+    /// A resident ID card reader (SAM serial protocol) on a new pty, reachable
+    /// at --link. Commands on standard input: `place [FILE]`, `remove`,
+    /// `moved` (the next read fails with 41), `badsum` (the next answer has a
+    /// bad checksum), `garbage`, `slow MS`, `silent`, `answer`, `quit`.
+    IdReader {
+        /// Where to put the symlink to the pty (the kiosk's card_reader.port).
+        #[arg(long, value_name = "PATH")]
+        link: PathBuf,
+        /// The card on the reader at start (JSON, see docs/peripherals.md);
+        /// without it the reader starts empty (answers 80 no card).
+        #[arg(long, value_name = "FILE")]
+        card: Option<PathBuf>,
+        /// Delay every answer by this many milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 0)]
+        slow_ms: u64,
+    },
+    /// An ESC/POS receipt printer on a new pty, reachable at --link. Prints
+    /// every decoded receipt as one JSON line on standard output. Commands on
+    /// standard input: `paper out`, `paper ok`, `cover open`, `cover closed`,
+    /// `silent`, `answer`, `quit`.
+    Printer {
+        /// Where to put the symlink to the pty (the kiosk's printer.port).
+        #[arg(long, value_name = "PATH")]
+        link: PathBuf,
+        /// Start with the paper roll empty.
+        #[arg(long)]
+        paper_out: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum QueueAction {
     /// Pending, acknowledged and dead-lettered counts, and the oldest pending age.
     Status,
@@ -221,6 +258,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Err(code) => return Ok(code),
             };
             register(&config, server, token, name, site)
+        }
+        Some(Command::Simulate { device }) => {
+            logging::init_stderr();
+            match device {
+                SimDevice::IdReader {
+                    link,
+                    card,
+                    slow_ms,
+                } => lifecert::peripherals::sim_reader::run(
+                    lifecert::peripherals::sim_reader::Options {
+                        link,
+                        card,
+                        slow: std::time::Duration::from_millis(slow_ms),
+                    },
+                )?,
+                SimDevice::Printer { link, paper_out } => lifecert::peripherals::sim_printer::run(
+                    lifecert::peripherals::sim_printer::Options { link, paper_out },
+                )?,
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Some(Command::HashPin) => hash_pin(),
         Some(Command::Prompts) => {

@@ -248,7 +248,6 @@ fn no_image_id_number_or_embedding_where_it_must_not_be() {
     // The kiosk's driver records both results; its sync thread uploads them.
     let evidence_slot = EvidenceSlot::default();
     let (sink, events) = EventSink::channel(Waker::default());
-    let config = kiosk.config();
     let ports = Ports {
         speaker: Box::new(lifecert::audio::RecordingSpeaker::new()),
         capture: Box::new(FakeCapture::default()),
@@ -266,7 +265,7 @@ fn no_image_id_number_or_embedding_where_it_must_not_be() {
         evidence: evidence_slot.clone(),
         pin: lifecert::config::PinHash::parse(lifecert::config::DEMO_PIN_HASH).unwrap(),
         device_id: sealer.device_id.clone(),
-        site: config.device.site.clone(),
+        printer_status: Default::default(),
     };
     let mut driver = Driver::start(ports, sink).unwrap();
     let now = time::OffsetDateTime::now_utc();

@@ -307,7 +307,7 @@ fn the_outbox_holds_neither_the_id_number_nor_the_embedding() {
         evidence: evidence.clone(),
         pin: lifecert::config::PinHash::parse(lifecert::config::DEMO_PIN_HASH).unwrap(),
         device_id: "kiosk-7".into(),
-        site: String::new(),
+        printer_status: Default::default(),
     };
     let mut driver = Driver::start(ports, sink).unwrap();
     let person = IdNumber::parse(PERSON).unwrap();
@@ -411,7 +411,7 @@ fn an_unregistered_kiosk_refuses_to_record() {
         evidence: EvidenceSlot::default(),
         pin: lifecert::config::PinHash::parse(lifecert::config::DEMO_PIN_HASH).unwrap(),
         device_id: "k".into(),
-        site: String::new(),
+        printer_status: Default::default(),
     };
     let mut driver = Driver::start(ports, sink).unwrap();
     driver.run(vec![Effect::RecordResult {

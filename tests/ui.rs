@@ -16,7 +16,7 @@ use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use lifecert::audio::RecordingSpeaker;
-use lifecert::config::PinHash;
+use lifecert::config::{PinHash, SerialDeviceConfig, SerialPort};
 use lifecert::kiosk::central::CentralSystem;
 use lifecert::kiosk::driver::{Driver, Ports};
 use lifecert::kiosk::health::{self, FakeProbe, PartState};
@@ -24,7 +24,8 @@ use lifecert::kiosk::templates::MemoryTemplates;
 use lifecert::kiosk::templates::TemplateStore;
 use lifecert::kiosk::vision_worker::FakeCapture;
 use lifecert::kiosk::{
-    EventSink, EvidenceSlot, FakeCardReader, ManualClock, PreviewSlot, RecordingPrinter, Waker,
+    EventSink, EvidenceSlot, FakeCardReader, ManualClock, PreviewSlot, ReceiptPrinter,
+    RecordingPrinter, Waker,
 };
 use lifecert::store::Store;
 use lifecert::sync::seal::Sealer;
@@ -101,10 +102,24 @@ struct Kit {
     printer: RecordingPrinter,
     db: std::path::PathBuf,
     card: FakeCardReader,
+    _reader: Option<lifecert::peripherals::reader::ReaderHandle>,
     _dir: tempfile::TempDir,
 }
 
+/// Real peripherals instead of the fakes.
+#[derive(Default)]
+struct Devices {
+    /// A card reader port (the real adapter thread reads it).
+    reader: Option<SerialDeviceConfig>,
+    /// A real printer instead of the recording one.
+    printer: Option<Box<dyn ReceiptPrinter>>,
+}
+
 fn kit() -> Kit {
+    kit_with(Devices::default())
+}
+
+fn kit_with(devices: Devices) -> Kit {
     let font = fonts::find(None).unwrap_or_else(|e| panic!("{e}"));
     let waker = Waker::default();
     let (sink, events) = EventSink::channel(waker.clone());
@@ -122,7 +137,7 @@ fn kit() -> Kit {
         speaker: Box::new(speaker.clone()),
         capture: Box::new(capture.clone()),
         central,
-        printer: Some(Box::new(printer.clone())),
+        printer: Some(devices.printer.unwrap_or_else(|| Box::new(printer.clone()))),
         clock: Arc::new(clock.clone()),
         store: Store::open(&db).unwrap().store,
         sync: None,
@@ -134,10 +149,22 @@ fn kit() -> Kit {
         evidence: EvidenceSlot::default(),
         pin: PinHash::parse(&lifecert::config::hash_pin(PIN).unwrap()).unwrap(),
         device_id: "kiosk-test".into(),
-        site: "测试服务点".into(),
+        printer_status: Default::default(),
     };
     let driver = Driver::start(ports, sink.clone()).unwrap();
     let card = FakeCardReader::new(sink.clone());
+    let reader = devices.reader.map(|cfg| {
+        let sink = sink.clone();
+        lifecert::peripherals::reader::spawn(
+            cfg,
+            Box::new(move |event| {
+                if let Some(event) = lifecert::kiosk::devices::card_event(event) {
+                    sink.flow(event);
+                }
+            }),
+        )
+        .unwrap()
+    });
     let probe = FakeProbe::healthy();
     let (kick, kick_rx) = mpsc::channel();
     std::mem::forget(kick);
@@ -188,6 +215,7 @@ fn kit() -> Kit {
         printer,
         db,
         card,
+        _reader: reader,
         _dir: dir,
     };
     k.wait_for("开始认证");
@@ -537,4 +565,151 @@ fn a_card_read_fills_in_the_identity() {
     }
     assert!(k.has("开始认证"));
     assert!(!k.h.state().flow().holds_identity());
+}
+
+/// A simulator child process (`lifecert simulate …`) on a pty link; its
+/// standard output lines arrive on a channel. Killed on drop.
+struct Sim {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    lines: mpsc::Receiver<String>,
+    link: std::path::PathBuf,
+}
+
+impl Sim {
+    fn start(args: &[&str], link: &std::path::Path) -> Sim {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lifecert"))
+            .arg("simulate")
+            .args(args)
+            .arg("--link")
+            .arg(link)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let sim = Sim {
+            child,
+            stdin,
+            lines,
+            link: link.to_path_buf(),
+        };
+        let ready = sim.lines.recv_timeout(Duration::from_secs(20)).unwrap();
+        assert!(ready.starts_with("ready"), "simulator said {ready:?}");
+        sim
+    }
+
+    fn send(&mut self, command: &str) {
+        use std::io::Write;
+        writeln!(self.stdin, "{command}").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    fn port(&self) -> SerialDeviceConfig {
+        SerialDeviceConfig {
+            port: SerialPort::Device(self.link.to_str().unwrap().to_string()),
+            baud: 115_200,
+            usb_vid: None,
+            usb_pid: None,
+        }
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_simulated_card_read_starts_a_certification() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sim = Sim::start(&["id-reader"], &dir.path().join("reader"));
+    let mut k = kit_with(Devices {
+        reader: Some(sim.port()),
+        printer: None,
+    });
+    k.click("开始认证");
+    k.click("同意");
+    k.click("本人");
+    k.wait_for("请输入被认证人的身份证号码");
+    // The card moves during the first read (SW3 41): the reason is voiced,
+    // the next poll reads it.
+    sim.send("moved");
+    sim.send("place");
+    k.wait_for("拍摄前请做好准备");
+    assert!(k.said().contains(&Prompt::CardReadFailed));
+    k.no_full_id_on_screen(&[DUE]);
+    k.click("我准备好了");
+    k.wait_for("认证成功");
+    assert!(k.has("王*明"));
+    k.assert_said_in_order(&[
+        Prompt::EnterPensionerId,
+        Prompt::CardReadFailed,
+        Prompt::Checking,
+        Prompt::Guidance,
+        Prompt::Success,
+    ]);
+    k.click("完成");
+    k.wait_for("开始认证");
+    assert!(!k.h.state().flow().holds_identity());
+    let store = Store::open(&k.db).unwrap().store;
+    let status = store.queue_status(time::OffsetDateTime::now_utc()).unwrap();
+    assert_eq!(status.pending + status.acked, 1, "{status}");
+}
+
+#[test]
+fn printer_out_of_paper_keeps_the_result_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sim = Sim::start(&["printer", "--paper-out"], &dir.path().join("printer"));
+    let printer = lifecert::peripherals::printer::SerialPrinter::new(
+        SerialDeviceConfig {
+            baud: 9600,
+            ..sim.port()
+        },
+        lifecert::peripherals::escpos::ReceiptLayout {
+            site: "测试服务点".into(),
+            device_id: "kiosk-test".into(),
+            qr_url: None,
+            columns: 32,
+        },
+        None,
+    );
+    let mut k = kit_with(Devices {
+        reader: None,
+        printer: Some(Box::new(printer)),
+    });
+    k.start_self(DUE);
+    k.click("我准备好了");
+    k.wait_for("认证成功");
+    k.click("打印凭条");
+    k.wait_for("打印机缺纸");
+    k.wait_for("您的认证结果已经保存");
+    assert!(k.has("认证成功"), "the result stays on screen");
+    assert!(k.said().contains(&Prompt::PrintFailed));
+    // Nothing reached the paper, and the result is durably recorded.
+    assert!(sim.lines.try_recv().is_err());
+    let store = Store::open(&k.db).unwrap().store;
+    let status = store.queue_status(time::OffsetDateTime::now_utc()).unwrap();
+    assert_eq!(status.pending + status.acked, 1, "{status}");
+    // Staff load paper: printing works again from the same screen.
+    sim.send("paper ok");
+    k.click("打印凭条");
+    k.wait_for("凭条已打印");
+    let printed = sim.lines.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(printed.contains("1101**********0013"), "{printed}");
+    assert!(!printed.contains(DUE), "the full ID number was printed");
 }

@@ -281,6 +281,7 @@ impl Default for RawStorage {
 pub(crate) struct RawDevice {
     pub id: String,
     pub site: String,
+    pub receipt_url: String,
 }
 
 type SerdeError = serde_path_to_error::Error<toml::de::Error>;

@@ -321,4 +321,7 @@ pub struct DeviceConfig {
     pub id: Option<String>,
     /// Site name printed on receipts (may be empty).
     pub site: String,
+    /// Receipt QR code: this URL with `{id}` replaced by the record id;
+    /// `None` = the record id itself.
+    pub receipt_url: Option<String>,
 }

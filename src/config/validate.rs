@@ -436,9 +436,30 @@ impl Checker {
                 ),
             );
         }
+        let url = &d.receipt_url;
+        let url_ok = url.is_empty()
+            || ((url.starts_with("https://") || url.starts_with("http://"))
+                && url.contains("{id}")
+                && url.len() <= 200
+                && url.is_ascii()
+                && !url
+                    .chars()
+                    .any(|c| c.is_ascii_whitespace() || c.is_control()));
+        if !url_ok {
+            self.push(
+                "device.receipt_url",
+                format!(
+                    "device.receipt_url = {}: must be \"\" (the QR code holds the record number) \
+                     or an ASCII http(s) URL of at most 200 characters containing {{id}}, e.g. \
+                     \"https://lifecert.example.org/verify/{{id}}\"",
+                    show_str(url)
+                ),
+            );
+        }
         DeviceConfig {
             id: (!d.id.is_empty()).then(|| d.id.clone()),
             site: d.site.clone(),
+            receipt_url: (url_ok && !url.is_empty()).then(|| url.clone()),
         }
     }
 }

@@ -18,8 +18,13 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use super::central::CentralSystem;
+use super::health::{PartState, StatusSlot};
 use super::vision_worker::{CaptureJob, CaptureService};
-use super::{AppEvent, Clock, EventSink, EvidenceSlot, ReceiptPrinter};
+use super::{Clock, EventSink, EvidenceSlot, ReceiptPrinter};
+use crate::peripherals::PrintError;
+
+/// How often the printer thread asks an idle printer for its status.
+const PRINTER_CHECK_INTERVAL: Duration = Duration::from_secs(10);
 use crate::audio::Speaker;
 use crate::config::PinHash;
 use crate::store::{AuditEntry, EnqueueError, NewRecord, Store};
@@ -47,7 +52,8 @@ pub struct Ports {
     pub evidence: EvidenceSlot,
     pub pin: PinHash,
     pub device_id: String,
-    pub site: String,
+    /// Where the printer thread reports the printer's state (health probe).
+    pub printer_status: StatusSlot,
 }
 
 enum NetJob {
@@ -114,7 +120,7 @@ impl Driver {
             evidence,
             pin,
             device_id,
-            site,
+            printer_status,
         } = ports;
 
         // network: eligibility and history.
@@ -193,22 +199,36 @@ impl Driver {
             })?;
         }
 
-        // printer
+        // printer: prints on request, checks the status now and then (staff
+        // panel), and reports every outcome; a failure never touches the result.
         let printer = match printer {
             Some(mut printer) => {
                 let (tx, rx) = mpsc::channel::<Receipt>();
                 let sink = sink.clone();
                 spawn_named("printer", move || {
-                    while let Ok(receipt) = rx.recv() {
-                        match printer.print(&receipt, &site) {
-                            Ok(()) => {
-                                sink.flow(Event::Recovered(lifecert_core::flow::Part::Printer))
+                    let status_of = |r: Result<String, PrintError>| match r {
+                        Ok(s) => PartState::Ok(s),
+                        Err(e) => PartState::Faulty(e.staff_zh()),
+                    };
+                    printer_status.set(status_of(printer.check()));
+                    loop {
+                        match rx.recv_timeout(PRINTER_CHECK_INTERVAL) {
+                            Ok(receipt) => match printer.print(&receipt) {
+                                Ok(()) => {
+                                    tracing::info!("receipt printed");
+                                    printer_status.set(status_of(printer.check()));
+                                    sink.flow(Event::PrintDone(Ok(())));
+                                }
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "receipt not printed (the result is recorded)");
+                                    printer_status.set(PartState::Faulty(e.staff_zh()));
+                                    sink.flow(Event::PrintDone(Err(e.user_message())));
+                                }
+                            },
+                            Err(mpsc::RecvTimeoutError::Timeout) => {
+                                printer_status.set(status_of(printer.check()));
                             }
-                            Err(e) => {
-                                tracing::warn!(error = %e, "printing failed");
-                                sink.send(AppEvent::Notice(format!("打印失败：{e}")));
-                                sink.flow(Event::Fault(lifecert_core::flow::Part::Printer));
-                            }
+                            Err(mpsc::RecvTimeoutError::Disconnected) => break,
                         }
                     }
                 })?;

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use super::central::CentralSystem;
 use super::templates::TemplateStore;
 use super::{AppEvent, EventSink};
-use crate::config::{CameraSource, Config, SerialPort};
+use crate::config::{CameraSource, Config};
 use crate::store::Store;
 
 /// The state of one part.
@@ -24,6 +24,32 @@ pub enum PartState {
     /// Not configured on this kiosk.
     NotConfigured,
 }
+
+/// A part's state, set by the thread that owns the device (the printer
+/// thread after each print and status check) and read by the health probe.
+#[derive(Clone)]
+pub struct StatusSlot(Arc<std::sync::Mutex<PartState>>);
+
+impl Default for StatusSlot {
+    fn default() -> Self {
+        StatusSlot(Arc::new(std::sync::Mutex::new(PartState::NotConfigured)))
+    }
+}
+
+impl StatusSlot {
+    pub fn new(state: PartState) -> StatusSlot {
+        StatusSlot(Arc::new(std::sync::Mutex::new(state)))
+    }
+    pub fn set(&self, state: PartState) {
+        *super::lock(&self.0) = state;
+    }
+    pub fn get(&self) -> PartState {
+        super::lock(&self.0).clone()
+    }
+}
+
+/// Where the probe learns a serial device's state.
+pub type DeviceState = Box<dyn Fn() -> PartState + Send>;
 
 /// The outbox, as the staff panel shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -67,8 +93,10 @@ pub struct SystemProbe {
     pub store: Result<Store, String>,
     pub central: Arc<dyn CentralSystem>,
     pub templates: Arc<dyn TemplateStore>,
-    pub card_reader: SerialPort,
-    pub printer: SerialPort,
+    /// The card reader thread's state (`None`: not configured).
+    pub card_reader: Option<DeviceState>,
+    /// The printer thread's state (`None`: not configured).
+    pub printer: Option<DeviceState>,
     /// The sync worker's shared status (stop alert; health for the heartbeat).
     pub sync: Arc<crate::sync::SyncStatus>,
 }
@@ -80,6 +108,7 @@ impl SystemProbe {
         central: Arc<dyn CentralSystem>,
         templates: Arc<dyn TemplateStore>,
         sync: Arc<crate::sync::SyncStatus>,
+        devices: (Option<DeviceState>, Option<DeviceState>),
     ) -> SystemProbe {
         let store = Store::open(&config.storage.db_path())
             .map(|o| o.store)
@@ -90,8 +119,8 @@ impl SystemProbe {
             store,
             central,
             templates,
-            card_reader: config.peripherals.card_reader.port.clone(),
-            printer: config.peripherals.printer.port.clone(),
+            card_reader: devices.0,
+            printer: devices.1,
             sync,
         }
     }
@@ -124,14 +153,8 @@ impl SystemProbe {
         }
     }
 
-    fn serial_state(port: &SerialPort, what: &str) -> PartState {
-        match port {
-            SerialPort::Disabled => PartState::NotConfigured,
-            SerialPort::Auto => PartState::Faulty(format!("自动检测：本版本尚未包含{what}驱动")),
-            SerialPort::Device(port) => {
-                PartState::Faulty(format!("{port}：本版本尚未包含{what}驱动"))
-            }
-        }
+    fn device_state(device: Option<&DeviceState>) -> PartState {
+        device.map_or(PartState::NotConfigured, |state| state())
     }
 }
 
@@ -189,11 +212,11 @@ impl HealthProbe for SystemProbe {
                 (Part::Store, store),
                 (
                     Part::CardReader,
-                    SystemProbe::serial_state(&self.card_reader, "身份证阅读器"),
+                    SystemProbe::device_state(self.card_reader.as_ref()),
                 ),
                 (
                     Part::Printer,
-                    SystemProbe::serial_state(&self.printer, "打印机"),
+                    SystemProbe::device_state(self.printer.as_ref()),
                 ),
                 (Part::Server, server),
                 (Part::Registration, registration),

@@ -7,6 +7,7 @@
 //! [`AppEvent`]s each frame. Workers wake it with `request_repaint`.
 
 pub mod central;
+pub mod devices;
 pub mod driver;
 pub mod health;
 pub mod templates;
@@ -18,9 +19,11 @@ use std::time::{Duration, Instant};
 
 use lifecert_core::flow::{Event, Receipt};
 use lifecert_vision::Frame;
+
+use crate::peripherals::PrintError;
 use time::OffsetDateTime;
 
-pub use health::{HealthProbe, HealthReport, PartState};
+pub use health::{HealthProbe, HealthReport, PartState, StatusSlot};
 pub use vision_worker::{CaptureService, SelfTestMeasures};
 
 /// What workers report to the UI thread.
@@ -212,43 +215,39 @@ impl EvidenceSlot {
     }
 }
 
-/// The receipt printer port (the peripherals issue supplies the ESC/POS one).
+/// The receipt printer port (the ESC/POS one: `peripherals::printer`).
 pub trait ReceiptPrinter: Send {
-    fn print(&mut self, receipt: &Receipt, site: &str) -> Result<(), String>;
+    /// Checks the printer's status, then prints. The result is already
+    /// recorded; an error only means no paper receipt.
+    fn print(&mut self, receipt: &Receipt) -> Result<(), PrintError>;
+    /// The printer's state for the staff panel (a status request; no paper moves).
+    fn check(&mut self) -> Result<String, PrintError>;
     fn describe(&self) -> String;
 }
 
-/// A printer that records receipts (tests).
+/// A printer that records receipts (tests); set `fail` to make it refuse.
 #[derive(Clone, Default)]
 pub struct RecordingPrinter {
     pub printed: Arc<Mutex<Vec<Receipt>>>,
+    pub fail: Arc<Mutex<Option<PrintError>>>,
 }
 
 impl ReceiptPrinter for RecordingPrinter {
-    fn print(&mut self, receipt: &Receipt, _site: &str) -> Result<(), String> {
+    fn print(&mut self, receipt: &Receipt) -> Result<(), PrintError> {
+        if let Some(e) = lock(&self.fail).clone() {
+            return Err(e);
+        }
         lock(&self.printed).push(receipt.clone());
         Ok(())
     }
+    fn check(&mut self) -> Result<String, PrintError> {
+        match lock(&self.fail).clone() {
+            Some(e) => Err(e),
+            None => Ok("recording printer (test)".into()),
+        }
+    }
     fn describe(&self) -> String {
         "recording printer (test)".into()
-    }
-}
-
-/// A configured printer whose driver is not built yet: every print fails
-/// with a clear message, and the part shows as faulty.
-pub struct UnavailablePrinter {
-    pub port: String,
-}
-
-impl ReceiptPrinter for UnavailablePrinter {
-    fn print(&mut self, _receipt: &Receipt, _site: &str) -> Result<(), String> {
-        Err(format!(
-            "receipt printing on {} is not available in this build yet",
-            self.port
-        ))
-    }
-    fn describe(&self) -> String {
-        format!("{}: no ESC/POS driver in this build", self.port)
     }
 }
 

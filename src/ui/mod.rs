@@ -17,14 +17,17 @@ pub use app::{AppOptions, Hooks, KioskApp};
 
 use crate::config::{Config, SerialPort};
 use crate::kiosk::central::CentralSystem;
+use crate::kiosk::devices;
 use crate::kiosk::driver::{Driver, Ports};
 use crate::kiosk::health::{self, SystemProbe};
+use crate::kiosk::health::{DeviceState, PartState, StatusSlot};
 use crate::kiosk::templates::{DirTemplates, MemoryTemplates, TemplateStore};
 use crate::kiosk::vision_worker::{VisionSetup, VisionWorker};
 use crate::kiosk::{
-    Clock, EventSink, EvidenceSlot, PreviewSlot, ReceiptPrinter, SystemClock, UnavailablePrinter,
-    Waker,
+    Clock, EventSink, EvidenceSlot, PreviewSlot, ReceiptPrinter, SystemClock, Waker,
 };
+use crate::peripherals::escpos::{RasterFont, ReceiptLayout};
+use crate::peripherals::printer::SerialPrinter;
 use crate::store::Store;
 use crate::sync::central::{
     HttpCentral, HttpUploader, RemoteTemplates, TemplateUploader, Unregistered,
@@ -236,13 +239,27 @@ pub fn build(config: &Config, run: &RunOptions) -> anyhow::Result<Built> {
         }
         None => None,
     };
-    let printer: Option<Box<dyn ReceiptPrinter>> = match &config.peripherals.printer.port {
-        SerialPort::Disabled => None,
-        SerialPort::Auto => Some(Box::new(UnavailablePrinter {
-            port: "auto".into(),
-        })),
-        SerialPort::Device(p) => Some(Box::new(UnavailablePrinter { port: p.clone() })),
-    };
+    let printer_status = StatusSlot::new(PartState::Faulty("正在检查…".into()));
+    let printer: Option<Box<dyn ReceiptPrinter>> =
+        if config.peripherals.printer.port == SerialPort::Disabled {
+            None
+        } else {
+            Some(Box::new(SerialPrinter::new(
+                config.peripherals.printer.clone(),
+                ReceiptLayout {
+                    site: config.device.site.clone(),
+                    device_id: device_id.clone(),
+                    qr_url: config.device.receipt_url.clone(),
+                    columns: 32,
+                },
+                raster_font(config),
+            )))
+        };
+    let printer_state: Option<DeviceState> = printer.as_ref().map(|_| {
+        let slot = printer_status.clone();
+        Box::new(move || slot.get()) as DeviceState
+    });
+    let card_reader_state = devices::start_card_reader(config, &sink);
     let ports = Ports {
         speaker: crate::audio::open_speaker(config.audio.volume, config.liveness.slow_pacing),
         capture: Box::new(capture),
@@ -256,7 +273,7 @@ pub fn build(config: &Config, run: &RunOptions) -> anyhow::Result<Built> {
         evidence,
         pin: config.session.staff_pin_hash.clone(),
         device_id,
-        site: config.device.site.clone(),
+        printer_status,
     };
     let driver = Driver::start(ports, sink.clone()).map_err(anyhow::Error::msg)?;
     let (kick_tx, kick_rx) = mpsc::channel();
@@ -268,6 +285,7 @@ pub fn build(config: &Config, run: &RunOptions) -> anyhow::Result<Built> {
             Arc::clone(&central),
             templates,
             sync_status,
+            (card_reader_state, printer_state),
         )),
         HEALTH_INTERVAL,
         driver.camera_in_use(),
@@ -297,6 +315,19 @@ pub fn build(config: &Config, run: &RunOptions) -> anyhow::Result<Built> {
     let flow = Flow::new(config.flow_config());
     let app = KioskApp::new(flow, driver, events, preview, options, hooks);
     Ok(Built { app, waker })
+}
+
+/// The font for receipt lines the printer's own font cannot print (rare
+/// characters): the kiosk's CJK font. `None`: such characters print as □.
+fn raster_font(config: &Config) -> Option<RasterFont> {
+    let found = fonts::find(config.display.font_path.as_deref()).ok()?;
+    match RasterFont::load(&found.path, found.index) {
+        Ok(font) => Some(font),
+        Err(e) => {
+            tracing::warn!(error = %e, "no font for rare receipt characters; they print as □");
+            None
+        }
+    }
 }
 
 /// Runs the kiosk window until it is closed.

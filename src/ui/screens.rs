@@ -2,7 +2,9 @@
 //! masked) and return the person's [`Intent`]; they never touch services.
 
 use egui::{Align, Color32, Layout, RichText, Ui, pos2, vec2};
-use lifecert_core::flow::{EntryState, FailReason, Intent, Part, Purpose, Role, Screen};
+use lifecert_core::flow::{
+    EntryState, FailReason, Intent, Part, PrintState, Purpose, Role, Screen,
+};
 use lifecert_protocol::{CertResult, Method};
 
 use super::theme;
@@ -147,6 +149,7 @@ pub fn draw(ui: &mut Ui, screen: &Screen, view: &View<'_>) -> Option<Intent> {
             next_due_zh,
             receipt,
             can_print,
+            print,
         } => {
             centred(ui, |ui| {
                 ui.label(
@@ -173,6 +176,7 @@ pub fn draw(ui: &mut Ui, screen: &Screen, view: &View<'_>) -> Option<Intent> {
                     );
                 }
                 receipt_line(ui, receipt.as_deref());
+                print_line(ui, *print);
                 result_buttons(ui, *can_print, &mut set);
             });
         }
@@ -180,6 +184,7 @@ pub fn draw(ui: &mut Ui, screen: &Screen, view: &View<'_>) -> Option<Intent> {
             masked_id,
             receipt,
             can_print,
+            print,
         } => {
             centred(ui, |ui| {
                 ui.label(
@@ -192,6 +197,7 @@ pub fn draw(ui: &mut Ui, screen: &Screen, view: &View<'_>) -> Option<Intent> {
                 body(ui, "您的认证信息已保存在本机，联网后上传社保中心核验。");
                 body(ui, "核验结果请留意社保部门通知，或稍后在本机查询。");
                 receipt_line(ui, receipt.as_deref());
+                print_line(ui, *print);
                 result_buttons(ui, *can_print, &mut set);
             });
         }
@@ -636,6 +642,19 @@ fn receipt_line(ui: &mut Ui, receipt: Option<&str>) {
     match receipt {
         Some(r) => body(ui, &format!("回执号：{r}")),
         None => small(ui, "正在保存结果…"),
+    }
+}
+
+/// Where the receipt stands; a failure says why (the result is kept).
+fn print_line(ui: &mut Ui, print: Option<PrintState>) {
+    match print {
+        None => {}
+        Some(PrintState::Printing) => body(ui, "正在打印凭条…"),
+        Some(PrintState::Printed) => body_colored(ui, "凭条已打印，请取走凭条", theme::GOOD),
+        Some(PrintState::Failed(why)) => {
+            body_colored(ui, why, theme::BAD);
+            body(ui, "您的认证结果已经保存，不受影响。");
+        }
     }
 }
 

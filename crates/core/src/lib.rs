@@ -11,3 +11,4 @@ pub mod flow;
 pub mod id;
 pub mod liveness;
 pub mod matching;
+pub mod reader;

@@ -232,8 +232,16 @@ pub struct HistoryEntry {
 pub enum Event {
     /// Something the person did on screen.
     Intent(Intent),
-    /// The ID card reader read a card (peripherals).
+    /// The ID card reader read a card (SAM-authenticated chip; peripherals).
     CardRead(IdNumber),
+    /// A card was on the reader but could not be used: plain words for the
+    /// identity screen (card moved during the read, unsupported card, …).
+    CardProblem(&'static str),
+    /// The card that was read has been taken off the reader.
+    CardRemoved,
+    /// Completion of [`Effect::PrintReceipt`]: `Err` holds plain words for the
+    /// screen. The result itself is recorded either way.
+    PrintDone(Result<(), &'static str>),
     /// Completion of [`Effect::CheckEligibility`].
     Eligibility {
         request: RequestId,
@@ -381,6 +389,10 @@ pub enum Prompt {
     EnrolDone,
     EnrolFailed,
     Printing,
+    /// The receipt did not print (the result is kept).
+    PrintFailed,
+    /// A card on the reader could not be read.
+    CardReadFailed,
     Goodbye,
 }
 
@@ -426,6 +438,8 @@ impl Prompt {
             Prompt::EnrolDone,
             Prompt::EnrolFailed,
             Prompt::Printing,
+            Prompt::PrintFailed,
+            Prompt::CardReadFailed,
             Prompt::Goodbye,
         ]);
         all
@@ -470,6 +484,8 @@ impl Prompt {
             Prompt::EnrolDone => "人脸信息采集完成",
             Prompt::EnrolFailed => "人脸信息采集未完成，请重试",
             Prompt::Printing => "正在打印凭条，请取走凭条",
+            Prompt::PrintFailed => "凭条没有打印出来，您的认证结果已经保存，请联系工作人员",
+            Prompt::CardReadFailed => "没有读到身份证，请把身份证平放在读卡区，不要移动",
             Prompt::Goodbye => "谢谢使用，再见",
         }
     }

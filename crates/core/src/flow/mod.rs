@@ -33,7 +33,7 @@ pub use effects::{
     CaptureFailure, CaptureOutcome, Effect, EnrolOutcome, Event, HistoryEntry, Intent, Part,
     Prompt, Purpose, QualityHint, Receipt, RequestId, ResultRecord, Role, ServiceFailure, TimerId,
 };
-pub use screen::{EntryState, FailReason, Ineligible, Screen};
+pub use screen::{EntryState, FailReason, Ineligible, PrintState, Screen};
 
 use crate::action::Action;
 use crate::cycle::{RuleTable, success_sentence};
@@ -88,6 +88,10 @@ struct Session {
     /// The result recorded in this session, for the receipt.
     result: Option<ResultRecord>,
     receipt: Option<String>,
+    /// A card read during this session before the identity screen (used,
+    /// once, when that screen opens; dropped when the card is removed).
+    card: Option<IdNumber>,
+    print: Option<PrintState>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +112,8 @@ impl Session {
             attempts_used: 0,
             result: None,
             receipt: None,
+            card: None,
+            print: None,
         }
     }
 
@@ -334,11 +340,13 @@ impl Flow {
                             .map(success_sentence),
                         receipt,
                         can_print,
+                        print: session.and_then(|s| s.print),
                     },
                     CertResult::Accepted => Screen::Accepted {
                         masked_id: masked_id(),
                         receipt,
                         can_print,
+                        print: session.and_then(|s| s.print),
                     },
                     CertResult::Appeal => Screen::AppealSubmitted { receipt },
                 }
@@ -413,6 +421,32 @@ impl Flow {
             Event::CardRead(id) => {
                 self.touch(&mut fx);
                 self.on_card(id, &mut fx);
+            }
+            Event::CardProblem(message) => {
+                if let State::Identity { error, .. } = &mut self.state {
+                    *error = Some(message);
+                    fx.push(Effect::Speak(Prompt::CardReadFailed));
+                    self.touch(&mut fx);
+                }
+            }
+            Event::CardRemoved => {
+                if let Some(session) = self.session.as_mut() {
+                    session.card = None;
+                }
+            }
+            Event::PrintDone(outcome) => {
+                if let State::Recorded { .. } = self.state
+                    && let Some(session) = self.session.as_mut()
+                    && session.print == Some(PrintState::Printing)
+                {
+                    session.print = Some(match outcome {
+                        Ok(()) => PrintState::Printed,
+                        Err(message) => {
+                            fx.push(Effect::Speak(Prompt::PrintFailed));
+                            PrintState::Failed(message)
+                        }
+                    });
+                }
             }
             Event::Eligibility { request, outcome } => {
                 self.on_eligibility(request, outcome, &mut fx)
@@ -715,7 +749,10 @@ impl Flow {
                 if let Some(receipt) = self.receipt()
                     && self.cfg.printer
                     && !self.faults.contains(&Part::Printer)
+                    && let Some(session) = self.session.as_mut()
+                    && session.print != Some(PrintState::Printing)
                 {
+                    session.print = Some(PrintState::Printing);
                     fx.push(Effect::PrintReceipt(receipt));
                     fx.push(Effect::Speak(Prompt::Printing));
                 }
@@ -794,6 +831,13 @@ impl Flow {
     fn on_card(&mut self, id: IdNumber, fx: &mut Vec<Effect>) {
         if let State::Identity { role, .. } = self.state {
             self.identity_entered(role, id, fx);
+        } else if let Some(session) = self.session.as_mut()
+            && session.person.is_none()
+        {
+            // Laid on the reader early (consent, who): used when the
+            // identity screen opens. Outside a session a card is ignored, so a
+            // card left behind never starts someone else's session.
+            session.card = Some(id);
         }
     }
 
@@ -1204,6 +1248,10 @@ impl Flow {
             },
             fx,
         );
+        if let Some(card) = self.session.as_mut().and_then(|s| s.card.take()) {
+            self.identity_entered(role, card, fx);
+            return;
+        }
         fx.push(Effect::Speak(match role {
             Role::Operator => Prompt::EnterOperatorId,
             Role::Pensioner => Prompt::EnterPensionerId,

@@ -19,6 +19,17 @@ pub enum EntryState {
     Invalid { message_zh: String },
 }
 
+/// Where printing the receipt of this session stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrintState {
+    /// Sent to the printer.
+    Printing,
+    /// Printed.
+    Printed,
+    /// Not printed; plain words for the screen (the result is kept).
+    Failed(&'static str),
+}
+
 /// Why a person cannot certify now (from the central system's status).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ineligible {
@@ -142,12 +153,14 @@ pub enum Screen {
         next_due_zh: Option<String>,
         receipt: Option<String>,
         can_print: bool,
+        print: Option<PrintState>,
     },
     /// Offline evidence queued (已受理).
     Accepted {
         masked_id: String,
         receipt: Option<String>,
         can_print: bool,
+        print: Option<PrintState>,
     },
     /// A capture attempt failed.
     Failed {

@@ -208,6 +208,7 @@ fn success_for_oneself_shows_next_due_and_prints() {
             next_due_zh: Some("下次认证时间：2027年3月31日前".into()),
             receipt: Some("R-0001".into()),
             can_print: true,
+            print: None,
         }
     );
     assert!(k.spoke(Prompt::Success));
@@ -294,21 +295,145 @@ fn proxy_records_the_operator() {
 #[test]
 fn card_read_fills_the_identity() {
     let mut k = Kiosk::new();
+    // On the attract screen (no session) a card is ignored: a card left on
+    // the reader never starts or fills someone else's session.
+    k.send(Event::CardRead(id(PENSIONER)));
     k.intent(Intent::StartCertification);
-    // A card laid on the reader outside the identity screen is ignored.
+    k.intent(Intent::Accept);
+    let fx = k.intent(Intent::Myself);
     assert!(
-        k.send(Event::CardRead(id(PENSIONER)))
-            .iter()
+        fx.iter()
             .all(|e| !matches!(e, Effect::CheckEligibility { .. }))
     );
-    k.intent(Intent::Accept);
-    k.intent(Intent::Myself);
+    assert!(matches!(k.flow.screen(), Screen::Identity { .. }));
+    let fx = k.send(Event::CardRead(id(PENSIONER)));
+    assert!(
+        fx.iter().any(
+            |e| matches!(e, Effect::CheckEligibility { person, .. } if *person == id(PENSIONER))
+        )
+    );
+    assert_eq!(k.flow.screen(), Screen::Checking);
+}
+
+#[test]
+fn card_laid_early_is_used_when_the_identity_screen_opens() {
+    let mut k = Kiosk::new();
+    k.intent(Intent::StartCertification);
     let fx = k.send(Event::CardRead(id(PENSIONER)));
     assert!(
         fx.iter()
-            .any(|e| matches!(e, Effect::CheckEligibility { .. }))
+            .all(|e| !matches!(e, Effect::CheckEligibility { .. }))
+    );
+    k.intent(Intent::Accept);
+    let fx = k.intent(Intent::Myself);
+    assert!(
+        fx.iter().any(
+            |e| matches!(e, Effect::CheckEligibility { person, .. } if *person == id(PENSIONER))
+        )
     );
     assert_eq!(k.flow.screen(), Screen::Checking);
+
+    // Taken away again before the identity screen: not used.
+    let mut k = Kiosk::new();
+    k.intent(Intent::StartCertification);
+    k.send(Event::CardRead(id(PENSIONER)));
+    k.send(Event::CardRemoved);
+    k.intent(Intent::Accept);
+    let fx = k.intent(Intent::Myself);
+    assert!(
+        fx.iter()
+            .all(|e| !matches!(e, Effect::CheckEligibility { .. }))
+    );
+    assert!(matches!(k.flow.screen(), Screen::Identity { .. }));
+    assert!(k.spoke(Prompt::EnterPensionerId));
+}
+
+#[test]
+fn card_problem_is_shown_on_the_identity_screen_and_voiced() {
+    let mut k = Kiosk::new();
+    // Not on the identity screen: nothing happens.
+    assert!(k.send(Event::CardProblem("读卡失败")).is_empty());
+    k.intent(Intent::StartCertification);
+    k.intent(Intent::Accept);
+    k.intent(Intent::Myself);
+    let fx = k.send(Event::CardProblem("读卡时身份证移动了"));
+    assert!(fx.contains(&Effect::Speak(Prompt::CardReadFailed)));
+    match k.flow.screen() {
+        Screen::Identity {
+            state: EntryState::Invalid { message_zh },
+            ..
+        } => assert_eq!(message_zh, "读卡时身份证移动了"),
+        other => panic!("expected the identity screen with the problem, got {other:?}"),
+    }
+    // The card read next time fills it in.
+    k.send(Event::CardRead(id(PENSIONER)));
+    assert_eq!(k.flow.screen(), Screen::Checking);
+}
+
+#[test]
+fn a_failed_print_keeps_the_result_and_says_why() {
+    let mut k = Kiosk::new();
+    k.reach_status(false, Ok(due("110105")));
+    k.start_capture();
+    k.capture_done(CaptureOutcome::Matched { score: 0.9 });
+    let request = k.req();
+    k.send(Event::Recorded {
+        request,
+        receipt: "R-9".into(),
+    });
+    // A completion nobody asked for changes nothing.
+    k.send(Event::PrintDone(Ok(())));
+    assert!(matches!(
+        k.flow.screen(),
+        Screen::Success { print: None, .. }
+    ));
+    let fx = k.intent(Intent::Print);
+    assert!(fx.iter().any(|e| matches!(e, Effect::PrintReceipt(_))));
+    assert!(matches!(
+        k.flow.screen(),
+        Screen::Success {
+            print: Some(PrintState::Printing),
+            ..
+        }
+    ));
+    // A second press while printing does not print twice.
+    assert!(
+        !k.intent(Intent::Print)
+            .iter()
+            .any(|e| matches!(e, Effect::PrintReceipt(_)))
+    );
+    let fx = k.send(Event::PrintDone(Err("打印机缺纸")));
+    assert!(fx.contains(&Effect::Speak(Prompt::PrintFailed)));
+    match k.flow.screen() {
+        Screen::Success {
+            print: Some(PrintState::Failed(why)),
+            receipt: Some(receipt),
+            ..
+        } => {
+            assert_eq!(why, "打印机缺纸");
+            assert_eq!(receipt, "R-9");
+        }
+        other => panic!("expected success with the print failure, got {other:?}"),
+    }
+    // The result was recorded once, before printing; nothing re-records it.
+    assert_eq!(
+        k.effects
+            .iter()
+            .filter(|e| matches!(e, Effect::RecordResult { .. }))
+            .count(),
+        1
+    );
+    // Paper refilled: print again works.
+    let fx = k.intent(Intent::Print);
+    assert!(fx.iter().any(|e| matches!(e, Effect::PrintReceipt(_))));
+    k.send(Event::PrintDone(Ok(())));
+    assert!(matches!(
+        k.flow.screen(),
+        Screen::Success {
+            print: Some(PrintState::Printed),
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -517,7 +642,8 @@ fn service_unavailable_accepts_offline_evidence() {
         Screen::Accepted {
             masked_id: "1101**********002X".into(),
             receipt: Some("E-1".into()),
-            can_print: true
+            can_print: true,
+            print: None,
         }
     );
     assert!(k.spoke(Prompt::Accepted));
@@ -1026,6 +1152,8 @@ enum Step {
     Intent(u8),
     Key(char),
     Card(bool),
+    /// 0 problem, 1 removed, 2 printed, 3 print failed.
+    Peripheral(u8),
     Eligibility(u8, bool),
     Capture(u8, bool),
     Liveness(bool),
@@ -1073,6 +1201,7 @@ fn step() -> impl Strategy<Value = Step> {
         4 => (0..INTENTS.len() as u8).prop_map(Step::Intent),
         3 => proptest::sample::select(vec!['0', '1', '2', '4', '5', '9', 'X']).prop_map(Step::Key),
         1 => any::<bool>().prop_map(Step::Card),
+        1 => (0..4u8).prop_map(Step::Peripheral),
         2 => (0..8u8, any::<bool>()).prop_map(|(k, l)| Step::Eligibility(k, l)),
         2 => (0..7u8, any::<bool>()).prop_map(|(k, l)| Step::Capture(k, l)),
         1 => any::<bool>().prop_map(Step::Liveness),
@@ -1100,6 +1229,10 @@ fn to_event(k: &Kiosk, step: Step) -> Event {
         Step::Intent(i) => Event::Intent(INTENTS[usize::from(i) % INTENTS.len()].clone()),
         Step::Key(c) => Event::Intent(Intent::Key(c)),
         Step::Card(op) => Event::CardRead(id(if op { OPERATOR } else { PENSIONER })),
+        Step::Peripheral(0) => Event::CardProblem("读卡失败"),
+        Step::Peripheral(1) => Event::CardRemoved,
+        Step::Peripheral(2) => Event::PrintDone(Ok(())),
+        Step::Peripheral(_) => Event::PrintDone(Err("打印机缺纸")),
         Step::Eligibility(kind, latest) => Event::Eligibility {
             request: pick(latest),
             outcome: match kind {
