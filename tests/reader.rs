@@ -81,6 +81,8 @@ struct Adapter {
 
 impl Adapter {
     fn spawn(link: &Path) -> Adapter {
+        // The adapter's logs on stderr (LIFECERT_LOG=debug for detail).
+        lifecert::logging::init_stderr();
         let cfg = SerialDeviceConfig {
             port: SerialPort::Device(link.to_str().unwrap().to_owned()),
             baud: 115_200,
@@ -367,6 +369,9 @@ fn an_unplugged_reader_is_a_fault_and_a_new_one_is_picked_up() {
     assert_eq!(a.handle.status().reconnects, 0);
 
     sim.kill();
+    // The device node goes with the device (as /dev/ttyUSB0 does); this
+    // also keeps the adapter off a recycled /dev/pts number meanwhile.
+    std::fs::remove_file(&link).unwrap();
     let fault = a.expect("Fault", SOON, is_fault);
     let ReaderEvent::Fault(reason) = fault else {
         unreachable!()

@@ -663,6 +663,7 @@ fn a_simulated_card_read_starts_a_certification() {
         Prompt::Guidance,
         Prompt::Success,
     ]);
+    k.wait_for("回执号");
     k.click("完成");
     k.wait_for("开始认证");
     assert!(!k.h.state().flow().holds_identity());
@@ -695,9 +696,20 @@ fn printer_out_of_paper_keeps_the_result_and_says_why() {
     k.start_self(DUE);
     k.click("我准备好了");
     k.wait_for("认证成功");
+    k.wait_for("回执号");
     k.click("打印凭条");
     k.wait_for("打印机缺纸");
-    k.wait_for("您的认证结果已经保存");
+    k.wait_for("认证结果已保存");
+    // Everything fits the 1280×800 screen, the print button included.
+    let button =
+        k.h.get_all_by_role_and_label(Role::Button, "打印凭条")
+            .next()
+            .unwrap()
+            .rect();
+    assert!(
+        button.max.y <= 800.0,
+        "the print button is off screen: {button:?}"
+    );
     assert!(k.has("认证成功"), "the result stays on screen");
     assert!(k.said().contains(&Prompt::PrintFailed));
     // Nothing reached the paper, and the result is durably recorded.
@@ -707,9 +719,12 @@ fn printer_out_of_paper_keeps_the_result_and_says_why() {
     assert_eq!(status.pending + status.acked, 1, "{status}");
     // Staff load paper: printing works again from the same screen.
     sim.send("paper ok");
+    let state = sim.lines.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(state.starts_with("{\"state\""), "{state}");
     k.click("打印凭条");
     k.wait_for("凭条已打印");
     let printed = sim.lines.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(printed.starts_with("{\"receipt\""), "{printed}");
     assert!(printed.contains("1101**********0013"), "{printed}");
     assert!(!printed.contains(DUE), "the full ID number was printed");
 }

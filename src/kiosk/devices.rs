@@ -71,10 +71,22 @@ pub fn start_card_reader(config: &Config, sink: &EventSink) -> Option<DeviceStat
 
 fn reader_state(handle: &ReaderHandle) -> PartState {
     let status = handle.status();
+    // Line trouble stays visible to staff while the reader works.
+    let mut text = status.detail;
+    let noise = status.garbage_bytes + status.bad_frames;
+    if status.cards_read > 0 || noise > 0 || status.timeouts > 0 {
+        text.push_str(&format!("；已读卡 {} 次", status.cards_read));
+    }
+    if noise > 0 || status.timeouts > 0 {
+        text.push_str(&format!(
+            "，线路干扰 {} 字节/{} 帧，超时 {} 次",
+            status.garbage_bytes, status.bad_frames, status.timeouts
+        ));
+    }
     if status.connected {
-        PartState::Ok(status.detail)
+        PartState::Ok(text)
     } else {
-        PartState::Faulty(status.detail)
+        PartState::Faulty(text)
     }
 }
 

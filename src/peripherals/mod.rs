@@ -47,17 +47,14 @@ impl PrintError {
         }
     }
 
-    /// Plain words for the screen (the result is kept either way).
+    /// Plain words for the screen, short enough for one line next to "the
+    /// result is kept" (the result is kept either way).
     pub fn user_message(&self) -> &'static str {
         match self {
-            PrintError::PaperOut => "打印机缺纸，凭条未能打印。请联系工作人员加纸后再打印",
-            PrintError::CoverOpen => "打印机盖未关好，凭条未能打印。请联系工作人员",
-            PrintError::NotConnected(_) | PrintError::Timeout => {
-                "打印机没有响应，凭条未能打印。请联系工作人员"
-            }
-            PrintError::Offline(_) | PrintError::Io(_) => {
-                "打印机出现故障，凭条未能打印。请联系工作人员"
-            }
+            PrintError::PaperOut => "打印机缺纸，凭条未能打印",
+            PrintError::CoverOpen => "打印机盖未关好，凭条未能打印",
+            PrintError::NotConnected(_) | PrintError::Timeout => "打印机没有响应，凭条未能打印",
+            PrintError::Offline(_) | PrintError::Io(_) => "打印机出现故障，凭条未能打印",
         }
     }
 }

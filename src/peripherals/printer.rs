@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use lifecert_core::flow::Receipt;
 
 use super::PrintError;
-use super::escpos::{RasterFont, ReceiptLayout, receipt_bytes};
+use super::escpos::{RasterFont, ReceiptLayout, printer_font_has, receipt_bytes};
 use super::serial::{self, Port};
 use crate::config::SerialDeviceConfig;
 use crate::kiosk::ReceiptPrinter;
@@ -102,6 +102,9 @@ pub struct SerialPrinter {
     cfg: SerialDeviceConfig,
     layout: ReceiptLayout,
     raster: Option<RasterFont>,
+    /// A font file (and face) to load into `raster` the first time a receipt
+    /// needs it: the kiosk's 20 MB CJK font is read only for rare characters.
+    lazy_font: Option<(std::path::PathBuf, u32)>,
     link: Option<Link>,
     status_timeout: Duration,
 }
@@ -117,8 +120,48 @@ impl SerialPrinter {
             cfg,
             layout,
             raster,
+            lazy_font: None,
             link: None,
             status_timeout: STATUS_TIMEOUT,
+        }
+    }
+
+    /// Loads this font (face `index`) for raster lines when a receipt first
+    /// holds a character the printer's own font lacks.
+    pub fn with_lazy_font(mut self, path: std::path::PathBuf, index: u32) -> SerialPrinter {
+        self.lazy_font = Some((path, index));
+        self
+    }
+
+    /// Loads the lazy font if `receipt` needs it (once; a failure is logged
+    /// and the characters print as □).
+    fn prepare_font(&mut self, receipt: &Receipt) {
+        if self.raster.is_some() || self.lazy_font.is_none() {
+            return;
+        }
+        let texts = [
+            Some(receipt.masked_id.as_str()),
+            receipt.masked_name.as_deref(),
+            Some(receipt.result_zh.as_str()),
+            receipt.next_due_zh.as_deref(),
+            Some(receipt.record_id.as_str()),
+            Some(self.layout.site.as_str()),
+            Some(self.layout.device_id.as_str()),
+        ];
+        let needed = texts
+            .into_iter()
+            .flatten()
+            .any(|t| t.chars().any(|c| !printer_font_has(c)));
+        if !needed {
+            return;
+        }
+        if let Some((path, index)) = self.lazy_font.take() {
+            match RasterFont::load(&path, index) {
+                Ok(font) => self.raster = Some(font),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no font for rare receipt characters; they print as □")
+                }
+            }
         }
     }
 
@@ -228,6 +271,7 @@ fn read_status(port: &mut Port, timeout: Duration) -> Result<Status, PrintError>
 
 impl ReceiptPrinter for SerialPrinter {
     fn print(&mut self, receipt: &Receipt) -> Result<(), PrintError> {
+        self.prepare_font(receipt);
         let bytes = receipt_bytes(receipt, &self.layout, self.raster.as_ref());
         self.with_link(|link, timeout| {
             let paper = read_status(&mut link.port, timeout)?.interpret()?;
@@ -335,5 +379,34 @@ mod tests {
             matches!(err, PrintError::NotConnected(ref m) if m.contains("/dev/lifecert-no-such-printer")),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_raster_font_is_loaded_only_for_rare_characters() {
+        let Ok(font) = crate::ui::fonts::find(None) else {
+            eprintln!("skipped: no CJK font installed (apt-get install fonts-noto-cjk)");
+            return;
+        };
+        let cfg = SerialDeviceConfig {
+            port: SerialPort::Disabled,
+            baud: 9600,
+            usb_vid: None,
+            usb_pid: None,
+        };
+        let mut printer = SerialPrinter::new(cfg, ReceiptLayout::default(), None)
+            .with_lazy_font(font.path, font.index);
+        let mut receipt = Receipt {
+            masked_id: "1101**********0013".into(),
+            masked_name: Some("王*明".into()),
+            result_zh: "认证成功".into(),
+            at: time::macros::datetime!(2026-11-23 10:00 +8),
+            next_due_zh: None,
+            record_id: "000001-A6DC39".into(),
+        };
+        printer.prepare_font(&receipt);
+        assert!(printer.raster.is_none(), "GBK text needs no extra font");
+        receipt.masked_name = Some("王*\u{20BB7}".into()); // 𠮷: outside GBK
+        printer.prepare_font(&receipt);
+        assert!(printer.raster.is_some(), "a rare character loads the font");
     }
 }

@@ -343,6 +343,8 @@ impl Sim {
                 data.extend_from_slice(&b.to_le_bytes());
                 data.extend_from_slice(&c.to_le_bytes());
                 data.extend_from_slice(&d.to_le_bytes());
+                // 16 data bytes; the id uses the first 12.
+                data.resize(16, 0);
                 response_frame(0, 0, SW_OK, &data)
             }
             Command::FindCard => match self.card {
@@ -504,6 +506,20 @@ mod tests {
         assert_eq!(
             answers(&mut sim, &find),
             response_frame(0, 0, SW_BAD_CHECKSUM, &[])
+        );
+    }
+
+    #[test]
+    fn sam_id_answer_decodes_to_the_documented_id() {
+        let mut sim = sim_with_card();
+        let answer = answers(&mut sim, &request_frame(Command::SamId));
+        assert_eq!(answer.len(), 27);
+        let mut d = Deframer::new();
+        d.push(&answer);
+        let response = d.next_frame().unwrap().unwrap().response().unwrap();
+        assert_eq!(
+            lifecert_core::reader::text::sam_id(&response.data).as_deref(),
+            Some("0501-20190101-0123456789")
         );
     }
 

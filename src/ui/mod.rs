@@ -26,7 +26,7 @@ use crate::kiosk::vision_worker::{VisionSetup, VisionWorker};
 use crate::kiosk::{
     Clock, EventSink, EvidenceSlot, PreviewSlot, ReceiptPrinter, SystemClock, Waker,
 };
-use crate::peripherals::escpos::{RasterFont, ReceiptLayout};
+use crate::peripherals::escpos::ReceiptLayout;
 use crate::peripherals::printer::SerialPrinter;
 use crate::store::Store;
 use crate::sync::central::{
@@ -244,7 +244,7 @@ pub fn build(config: &Config, run: &RunOptions) -> anyhow::Result<Built> {
         if config.peripherals.printer.port == SerialPort::Disabled {
             None
         } else {
-            Some(Box::new(SerialPrinter::new(
+            let printer = SerialPrinter::new(
                 config.peripherals.printer.clone(),
                 ReceiptLayout {
                     site: config.device.site.clone(),
@@ -252,8 +252,16 @@ pub fn build(config: &Config, run: &RunOptions) -> anyhow::Result<Built> {
                     qr_url: config.device.receipt_url.clone(),
                     columns: 32,
                 },
-                raster_font(config),
-            )))
+                None,
+            );
+            // Rare characters (outside the printer's GBK font) print as a
+            // raster line in the kiosk's CJK font, loaded when first needed.
+            Some(Box::new(
+                match fonts::find(config.display.font_path.as_deref()) {
+                    Ok(font) => printer.with_lazy_font(font.path, font.index),
+                    Err(_) => printer,
+                },
+            ))
         };
     let printer_state: Option<DeviceState> = printer.as_ref().map(|_| {
         let slot = printer_status.clone();
@@ -315,19 +323,6 @@ pub fn build(config: &Config, run: &RunOptions) -> anyhow::Result<Built> {
     let flow = Flow::new(config.flow_config());
     let app = KioskApp::new(flow, driver, events, preview, options, hooks);
     Ok(Built { app, waker })
-}
-
-/// The font for receipt lines the printer's own font cannot print (rare
-/// characters): the kiosk's CJK font. `None`: such characters print as □.
-fn raster_font(config: &Config) -> Option<RasterFont> {
-    let found = fonts::find(config.display.font_path.as_deref()).ok()?;
-    match RasterFont::load(&found.path, found.index) {
-        Ok(font) => Some(font),
-        Err(e) => {
-            tracing::warn!(error = %e, "no font for rare receipt characters; they print as □");
-            None
-        }
-    }
 }
 
 /// Runs the kiosk window until it is closed.

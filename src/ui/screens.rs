@@ -652,8 +652,11 @@ fn print_line(ui: &mut Ui, print: Option<PrintState>) {
         Some(PrintState::Printing) => body(ui, "正在打印凭条…"),
         Some(PrintState::Printed) => body_colored(ui, "凭条已打印，请取走凭条", theme::GOOD),
         Some(PrintState::Failed(why)) => {
-            body_colored(ui, why, theme::BAD);
-            body(ui, "您的认证结果已经保存，不受影响。");
+            body_colored(
+                ui,
+                &format!("{why}。认证结果已保存，请联系工作人员"),
+                theme::BAD,
+            );
         }
     }
 }
