@@ -454,6 +454,25 @@ fn bad_locale_url_and_device_id() {
 }
 
 #[test]
+fn receipt_url_needs_the_record_placeholder() {
+    assert_eq!(load(DEFAULT_TOML).unwrap().device.receipt_url, None);
+    let config = load("[device]\nreceipt_url = \"https://lifecert.example.org/v/{id}\"\n").unwrap();
+    assert_eq!(
+        config.device.receipt_url.as_deref(),
+        Some("https://lifecert.example.org/v/{id}")
+    );
+    for bad in [
+        "https://lifecert.example.org/v/",
+        "ftp://lifecert.example.org/{id}",
+        "https://社保.example.org/{id}",
+    ] {
+        let msg = error_of(&format!("[device]\nreceipt_url = \"{bad}\"\n"));
+        assert!(msg.contains("device.receipt_url"), "{msg}");
+        assert!(msg.contains("{id}"), "{msg}");
+    }
+}
+
+#[test]
 fn missing_file_names_path_and_how_to_create_one() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kiosk.toml");
