@@ -3,10 +3,10 @@
 #![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Write};
+mod common;
+
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use lifecert::config::{SerialDeviceConfig, SerialPort};
@@ -19,53 +19,26 @@ use lifecert_core::id::IdNumber;
 use serde_json::Value;
 use time::macros::datetime;
 
+use common::sim::Sim;
+
 /// A full (synthetic, checksum-valid) ID number: it must never reach the printer.
 const FULL_ID: &str = "11010519491231002X";
 const QR_URL: &str = "https://si.example.cn/verify?id={id}";
 
-/// `lifecert simulate printer` as a child process; killed on drop.
-struct Sim {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
+/// The printer simulator and its JSON lines.
+trait PrinterSim {
+    /// Starts `lifecert simulate printer --link LINK EXTRA…`.
+    fn printer(link: &Path, extra: &[&str]) -> Sim;
+    fn json(&self, timeout: Duration) -> Option<Value>;
+    /// Sends a stdin command and waits until the simulator applied it.
+    fn command(&mut self, cmd: &str) -> Value;
+    /// The next receipt line (panics on any other line).
+    fn receipt(&self) -> (String, Value);
 }
 
-impl Sim {
-    fn start(link: &Path, extra: &[&str]) -> Sim {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lifecert"))
-            .args(["simulate", "printer", "--link"])
-            .arg(link)
-            .args(extra)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the printer simulator");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stdin = child.stdin.take();
-        let sim = Sim {
-            child,
-            stdin,
-            lines,
-        };
-        let ready = sim
-            .line(Duration::from_secs(30))
-            .expect("simulator says ready");
-        assert_eq!(ready, format!("ready {}", link.display()));
-        sim
-    }
-
-    fn line(&self, timeout: Duration) -> Option<String> {
-        self.lines.recv_timeout(timeout).ok()
+impl PrinterSim for Sim {
+    fn printer(link: &Path, extra: &[&str]) -> Sim {
+        Sim::start("printer", link, extra)
     }
 
     fn json(&self, timeout: Duration) -> Option<Value> {
@@ -73,18 +46,14 @@ impl Sim {
             .map(|l| serde_json::from_str(&l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
     }
 
-    /// Sends a stdin command and waits until the simulator applied it.
     fn command(&mut self, cmd: &str) -> Value {
-        let stdin = self.stdin.as_mut().unwrap();
-        writeln!(stdin, "{cmd}").unwrap();
-        stdin.flush().unwrap();
+        self.send(cmd);
         let v = self.json(Duration::from_secs(10)).expect("state line");
         v.get("state")
             .cloned()
             .unwrap_or_else(|| panic!("expected a state line, got {v}"))
     }
 
-    /// The next receipt line (panics on any other line).
     fn receipt(&self) -> (String, Value) {
         let line = self.line(Duration::from_secs(10)).expect("a receipt line");
         let v: Value = serde_json::from_str(&line).unwrap();
@@ -93,17 +62,6 @@ impl Sim {
             .cloned()
             .unwrap_or_else(|| panic!("expected a receipt, got {line}"));
         (line, receipt)
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        self.kill();
     }
 }
 
@@ -156,7 +114,7 @@ fn assert_quiet(sim: &Sim, wait: Duration) {
 fn a_receipt_prints_with_masked_id_qr_url_and_cut() {
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("printer");
-    let sim = Sim::start(&link, &[]);
+    let sim = Sim::printer(&link, &[]);
     let mut printer = printer(&link);
 
     let status = printer.check().unwrap();
@@ -206,7 +164,7 @@ fn a_receipt_prints_with_masked_id_qr_url_and_cut() {
 fn paper_out_refuses_to_print_until_paper_is_back() {
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("printer");
-    let mut sim = Sim::start(&link, &[]);
+    let mut sim = Sim::printer(&link, &[]);
     let mut printer = printer(&link);
 
     let state = sim.command("paper out");
@@ -235,7 +193,7 @@ fn paper_out_refuses_to_print_until_paper_is_back() {
 fn started_with_paper_out_and_cover_open_are_reported() {
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("printer");
-    let mut sim = Sim::start(&link, &["--paper-out"]);
+    let mut sim = Sim::printer(&link, &["--paper-out"]);
     let mut printer = printer(&link);
     assert_eq!(
         printer.print(&receipt("LC-0020")),
@@ -260,7 +218,7 @@ fn started_with_paper_out_and_cover_open_are_reported() {
 fn a_silent_printer_times_out_in_bounded_time() {
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("printer");
-    let mut sim = Sim::start(&link, &[]);
+    let mut sim = Sim::printer(&link, &[]);
     let mut printer = printer(&link);
 
     sim.command("silent");
@@ -284,7 +242,7 @@ fn a_silent_printer_times_out_in_bounded_time() {
 fn a_restarted_printer_is_reconnected_without_a_new_printer_object() {
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("printer");
-    let mut sim = Sim::start(&link, &[]);
+    let mut sim = Sim::printer(&link, &[]);
     let mut printer = printer(&link);
     printer.print(&receipt("LC-0040")).unwrap();
     sim.receipt();
@@ -307,7 +265,7 @@ fn a_restarted_printer_is_reconnected_without_a_new_printer_object() {
     drop(sim);
 
     // Plugged back in on the same path.
-    let sim = Sim::start(&link, &[]);
+    let sim = Sim::printer(&link, &[]);
     printer.print(&receipt("LC-0043")).unwrap();
     let (_, r) = sim.receipt();
     assert!(texts(&r).contains(&"凭条编号：LC-0043".to_string()));
@@ -318,7 +276,7 @@ fn the_simulator_reports_undecodable_bytes() {
     use std::io::Read;
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("printer");
-    let sim = Sim::start(&link, &[]);
+    let sim = Sim::printer(&link, &[]);
     let mut port = serialport::new(link.to_str().unwrap(), 9600)
         .timeout(Duration::from_secs(2))
         .open()

@@ -4,9 +4,11 @@
 #![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
@@ -14,62 +16,13 @@ use lifecert::config::{SerialDeviceConfig, SerialPort};
 use lifecert::peripherals::reader::{self, ReaderHandle, ReaderStatus};
 use lifecert_core::reader::{CardType, ReaderEvent, Sw3, Validity};
 
+use common::sim::Sim;
+
 const BIN: &str = env!("CARGO_BIN_EXE_lifecert");
 
-/// A running simulator; killed on drop.
-struct Sim {
-    child: Child,
-    stdin: Option<ChildStdin>,
-}
-
-impl Sim {
-    /// Starts `simulate id-reader --link LINK ARGS…` and waits for `ready`.
-    fn start(link: &Path, args: &[&str]) -> Sim {
-        let mut child = Command::new(BIN)
-            .args(["simulate", "id-reader", "--link"])
-            .arg(link)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the simulator");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("the simulator prints `ready` within 20 s");
-        assert_eq!(line, format!("ready {}", link.display()));
-        let stdin = child.stdin.take();
-        Sim { child, stdin }
-    }
-
-    fn send(&mut self, command: &str) {
-        let stdin = self.stdin.as_mut().unwrap();
-        writeln!(stdin, "{command}").unwrap();
-        stdin.flush().unwrap();
-    }
-
-    /// Pulls the plug: SIGKILL, no clean shutdown.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts `lifecert simulate id-reader --link LINK ARGS…` and waits for `ready`.
+fn start_sim(link: &Path, args: &[&str]) -> Sim {
+    Sim::start("id-reader", link, args)
 }
 
 /// The adapter with its events on a channel.
@@ -224,7 +177,7 @@ fn with_check(first17: &str) -> String {
 #[test]
 fn a_placed_card_is_read_once_and_its_removal_reported() {
     let (_dir, link) = setup();
-    let mut sim = Sim::start(&link, &[]);
+    let mut sim = start_sim(&link, &[]);
     let mut a = Adapter::spawn(&link);
     a.expect("Online", SOON, is_online);
     let status = a.handle.status();
@@ -269,7 +222,7 @@ fn a_placed_card_is_read_once_and_its_removal_reported() {
 #[test]
 fn a_card_moved_during_the_read_fails_once_then_reads() {
     let (_dir, link) = setup();
-    let mut sim = Sim::start(&link, &[]);
+    let mut sim = start_sim(&link, &[]);
     let mut a = Adapter::spawn(&link);
     a.expect("Online", SOON, is_online);
     sim.send("moved");
@@ -290,7 +243,7 @@ fn a_card_moved_during_the_read_fails_once_then_reads() {
 #[test]
 fn line_noise_and_bad_checksums_are_counted_and_survived() {
     let (_dir, link) = setup();
-    let mut sim = Sim::start(&link, &[]);
+    let mut sim = start_sim(&link, &[]);
     let mut a = Adapter::spawn(&link);
     a.expect("Online", SOON, is_online);
 
@@ -327,7 +280,7 @@ fn line_noise_and_bad_checksums_are_counted_and_survived() {
 #[test]
 fn a_slow_reader_still_reads_and_a_silent_one_is_a_fault_until_it_answers() {
     let (_dir, link) = setup();
-    let mut sim = Sim::start(&link, &[]);
+    let mut sim = start_sim(&link, &[]);
     let mut a = Adapter::spawn(&link);
     a.expect("Online", SOON, is_online);
 
@@ -363,7 +316,7 @@ fn a_slow_reader_still_reads_and_a_silent_one_is_a_fault_until_it_answers() {
 #[test]
 fn an_unplugged_reader_is_a_fault_and_a_new_one_is_picked_up() {
     let (dir, link) = setup();
-    let sim = Sim::start(&link, &[]);
+    let mut sim = start_sim(&link, &[]);
     let mut a = Adapter::spawn(&link);
     a.expect("Online", SOON, is_online);
     assert_eq!(a.handle.status().reconnects, 0);
@@ -383,7 +336,7 @@ fn an_unplugged_reader_is_a_fault_and_a_new_one_is_picked_up() {
 
     // Plugged back in (a new pty behind the same path), with a card on it.
     let card = write_card(dir.path(), "card.json", RESIDENT_JSON);
-    let _sim = Sim::start(&link, &["--card", card.to_str().unwrap()]);
+    let _sim = start_sim(&link, &["--card", card.to_str().unwrap()]);
     let plugged = Instant::now();
     a.expect("Online", Duration::from_secs(8), is_online);
     let card = a.card_read(READ_WITHIN);
@@ -441,7 +394,7 @@ fn residence_permit_and_foreigner_cards_are_read_with_their_types() {
     let j = write_card(dir.path(), "j.json", &j_json);
     let y = write_card(dir.path(), "y.json", y_json);
 
-    let mut sim = Sim::start(&link, &["--card", j.to_str().unwrap()]);
+    let mut sim = start_sim(&link, &["--card", j.to_str().unwrap()]);
     let mut a = Adapter::spawn(&link);
     let card = a.card_read(SOON);
     assert_eq!(card.card_type, CardType::HkMacauTaiwan);

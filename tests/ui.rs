@@ -8,6 +8,8 @@
 //! prompts requested (a recording speaker).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -39,6 +41,8 @@ use lifecert_protocol::seal::OpeningKey;
 use lifecert_protocol::{BenefitType, CertResult, Method, PersonStatus};
 use time::Date;
 use time::macros::date;
+
+use common::sim::Sim;
 
 const DUE: &str = "110105195203150013";
 const OPERATOR: &str = "110105196808080112";
@@ -567,79 +571,22 @@ fn a_card_read_fills_in_the_identity() {
     assert!(!k.h.state().flow().holds_identity());
 }
 
-/// A simulator child process (`lifecert simulate …`) on a pty link; its
-/// standard output lines arrive on a channel. Killed on drop.
-struct Sim {
-    child: std::process::Child,
-    stdin: std::process::ChildStdin,
-    lines: mpsc::Receiver<String>,
-    link: std::path::PathBuf,
-}
-
-impl Sim {
-    fn start(args: &[&str], link: &std::path::Path) -> Sim {
-        use std::io::BufRead;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lifecert"))
-            .arg("simulate")
-            .args(args)
-            .arg("--link")
-            .arg(link)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let sim = Sim {
-            child,
-            stdin,
-            lines,
-            link: link.to_path_buf(),
-        };
-        let ready = sim.lines.recv_timeout(Duration::from_secs(20)).unwrap();
-        assert!(ready.starts_with("ready"), "simulator said {ready:?}");
-        sim
-    }
-
-    fn send(&mut self, command: &str) {
-        use std::io::Write;
-        writeln!(self.stdin, "{command}").unwrap();
-        self.stdin.flush().unwrap();
-    }
-
-    fn port(&self) -> SerialDeviceConfig {
-        SerialDeviceConfig {
-            port: SerialPort::Device(self.link.to_str().unwrap().to_string()),
-            baud: 115_200,
-            usb_vid: None,
-            usb_pid: None,
-        }
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// The kiosk's serial settings for a simulator's link.
+fn sim_port(sim: &Sim) -> SerialDeviceConfig {
+    SerialDeviceConfig {
+        port: SerialPort::Device(sim.link().to_str().unwrap().to_string()),
+        baud: 115_200,
+        usb_vid: None,
+        usb_pid: None,
     }
 }
 
 #[test]
 fn a_simulated_card_read_starts_a_certification() {
     let dir = tempfile::tempdir().unwrap();
-    let mut sim = Sim::start(&["id-reader"], &dir.path().join("reader"));
+    let mut sim = Sim::start("id-reader", &dir.path().join("reader"), &[]);
     let mut k = kit_with(Devices {
-        reader: Some(sim.port()),
+        reader: Some(sim_port(&sim)),
         printer: None,
     });
     k.click("开始认证");
@@ -675,11 +622,11 @@ fn a_simulated_card_read_starts_a_certification() {
 #[test]
 fn printer_out_of_paper_keeps_the_result_and_says_why() {
     let dir = tempfile::tempdir().unwrap();
-    let mut sim = Sim::start(&["printer", "--paper-out"], &dir.path().join("printer"));
+    let mut sim = Sim::start("printer", &dir.path().join("printer"), &["--paper-out"]);
     let printer = lifecert::peripherals::printer::SerialPrinter::new(
         SerialDeviceConfig {
             baud: 9600,
-            ..sim.port()
+            ..sim_port(&sim)
         },
         lifecert::peripherals::escpos::ReceiptLayout {
             site: "测试服务点".into(),
@@ -713,17 +660,17 @@ fn printer_out_of_paper_keeps_the_result_and_says_why() {
     assert!(k.has("认证成功"), "the result stays on screen");
     assert!(k.said().contains(&Prompt::PrintFailed));
     // Nothing reached the paper, and the result is durably recorded.
-    assert!(sim.lines.try_recv().is_err());
+    assert!(sim.try_line().is_none());
     let store = Store::open(&k.db).unwrap().store;
     let status = store.queue_status(time::OffsetDateTime::now_utc()).unwrap();
     assert_eq!(status.pending + status.acked, 1, "{status}");
     // Staff load paper: printing works again from the same screen.
     sim.send("paper ok");
-    let state = sim.lines.recv_timeout(Duration::from_secs(10)).unwrap();
+    let state = sim.line(Duration::from_secs(10)).unwrap();
     assert!(state.starts_with("{\"state\""), "{state}");
     k.click("打印凭条");
     k.wait_for("凭条已打印");
-    let printed = sim.lines.recv_timeout(Duration::from_secs(10)).unwrap();
+    let printed = sim.line(Duration::from_secs(10)).unwrap();
     assert!(printed.starts_with("{\"receipt\""), "{printed}");
     assert!(printed.contains("1101**********0013"), "{printed}");
     assert!(!printed.contains(DUE), "the full ID number was printed");

@@ -94,26 +94,14 @@ fn reader_state(handle: &ReaderHandle) -> PartState {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
-    use lifecert_core::reader::{CardText, Gender, Sw3, Validity};
-    use time::macros::date;
+    use lifecert_core::reader::{CardText, Sw3};
 
+    /// The demo card with another type and number.
     fn card(card_type: CardType, number: &str) -> CardText {
         CardText {
             card_type,
-            name: "测试".into(),
-            english_name: None,
-            gender: Gender::Male,
-            nation: None,
-            birth: date!(1952 - 03 - 15),
-            address: None,
             number: number.into(),
-            authority: None,
-            valid_from: date!(2010 - 01 - 01),
-            valid_to: Validity::LongTerm,
-            pass_number: None,
-            issue_count: None,
-            nationality: None,
-            card_version: None,
+            ..CardText::demo()
         }
     }
 

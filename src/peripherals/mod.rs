@@ -7,6 +7,7 @@ pub mod escpos_decode;
 pub mod printer;
 pub mod reader;
 pub mod serial;
+mod sim_common;
 pub mod sim_printer;
 pub mod sim_reader;
 

@@ -17,16 +17,14 @@
 //! `paper ok`, `cover open`, `cover closed`, `silent` (stop answering status
 //! requests), `answer`, `quit`. End of input quits.
 
-use std::io::{BufRead, ErrorKind, Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
-use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
-use std::time::Duration;
 
-use anyhow::Context;
 use serde_json::json;
 
 use super::escpos_decode::{Decoder, Event};
 use super::printer::bits;
+use super::sim_common::{Session, Simulated};
 
 /// Command-line options.
 #[derive(Debug, Clone)]
@@ -34,11 +32,6 @@ pub struct Options {
     pub link: PathBuf,
     pub paper_out: bool,
 }
-
-/// Pause when the kiosk side is not open (EIO / hang-up on the master).
-const NO_PEER_PAUSE: Duration = Duration::from_millis(50);
-/// Read timeout on the master: how often stdin commands are looked at.
-const POLL: Duration = Duration::from_millis(20);
 
 /// The paper roll.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,26 +122,6 @@ fn parse_control(line: &str) -> Result<Control, String> {
     }
 }
 
-/// Forwards stdin lines as controls; `Quit` at end of input.
-fn read_stdin(tx: &Sender<Control>) {
-    for line in std::io::stdin().lock().lines() {
-        let Ok(line) = line else { break };
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        match parse_control(line) {
-            Ok(control) => {
-                if tx.send(control).is_err() {
-                    return;
-                }
-            }
-            Err(e) => tracing::warn!("{e}"),
-        }
-    }
-    let _ = tx.send(Control::Quit);
-}
-
 /// Prints one line on stdout and flushes it.
 fn emit(line: &str) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
@@ -158,17 +131,7 @@ fn emit(line: &str) -> std::io::Result<()> {
 
 /// Runs the simulator until `quit` or end of standard input.
 pub fn run(opts: Options) -> anyhow::Result<()> {
-    let mut pty = super::serial::PtyLink::create(&opts.link).map_err(anyhow::Error::msg)?;
-    serialport::SerialPort::set_timeout(&mut pty.master, POLL)
-        .context("cannot set the pty read timeout")?;
-
-    let (tx, rx) = mpsc::channel();
-    std::thread::Builder::new()
-        .name("sim-stdin".into())
-        .spawn(move || read_stdin(&tx))
-        .context("cannot start the stdin thread")?;
-
-    emit(&format!("ready {}", opts.link.display()))?;
+    let mut session = Session::open(&opts.link, parse_control, Control::Quit)?;
     tracing::info!(link = %opts.link.display(), paper_out = opts.paper_out, "receipt printer simulator ready");
 
     let mut sim = Sim {
@@ -184,7 +147,7 @@ pub fn run(opts: Options) -> anyhow::Result<()> {
         decoder: Decoder::default(),
         peer: false,
     };
-    sim.serve(&mut pty.master, &rx)?;
+    session.serve(&mut sim)?;
     tracing::info!("receipt printer simulator stopped");
     Ok(())
 }
@@ -196,37 +159,10 @@ struct Sim {
     peer: bool,
 }
 
-impl Sim {
-    fn serve(
-        &mut self,
-        master: &mut serialport::TTYPort,
-        rx: &Receiver<Control>,
-    ) -> anyhow::Result<()> {
-        let mut buf = [0u8; 4096];
-        loop {
-            loop {
-                match rx.try_recv() {
-                    Ok(Control::Quit) | Err(TryRecvError::Disconnected) => return Ok(()),
-                    Ok(control) => self.apply(control)?,
-                    Err(TryRecvError::Empty) => break,
-                }
-            }
-            match master.read(&mut buf) {
-                Ok(0) => self.no_peer(),
-                Ok(n) => {
-                    self.peer = true;
-                    self.receive(master, &buf[..n])?;
-                }
-                Err(e) if e.kind() == ErrorKind::TimedOut => {}
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                // EIO / hang-up: the kiosk side is closed (not yet opened,
-                // or closed after an error). Wait for it to come back.
-                Err(_) => self.no_peer(),
-            }
-        }
-    }
+impl Simulated for Sim {
+    type Control = Control;
 
-    fn no_peer(&mut self) {
+    fn on_no_peer(&mut self) {
         if self.peer {
             self.peer = false;
             tracing::info!("the kiosk side closed the port");
@@ -235,10 +171,9 @@ impl Sim {
             }
             self.decoder.reset();
         }
-        std::thread::sleep(NO_PEER_PAUSE);
     }
 
-    fn apply(&mut self, control: Control) -> anyhow::Result<()> {
+    fn on_control(&mut self, control: Control) -> anyhow::Result<()> {
         match control {
             Control::Paper(p) => self.state.paper = p,
             Control::Cover { open } => self.state.cover_open = open,
@@ -251,7 +186,8 @@ impl Sim {
         Ok(())
     }
 
-    fn receive(&mut self, master: &mut serialport::TTYPort, bytes: &[u8]) -> anyhow::Result<()> {
+    fn on_bytes(&mut self, master: &mut serialport::TTYPort, bytes: &[u8]) -> anyhow::Result<()> {
+        self.peer = true;
         let events = match self.decoder.push(bytes) {
             Ok(events) => events,
             Err(e) => {

@@ -10,17 +10,17 @@
 //! `moved`, `badsum`, `garbage`, `slow MS`, `silent`, `answer`, `quit`.
 //! End of input quits.
 
-use std::io::{BufRead, ErrorKind, Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::time::Duration;
 
 use anyhow::Context;
 use lifecert_core::reader::text::{PHOTO_LEN, build_read};
 use lifecert_core::reader::{
-    CardText, CardType, Command, Deframer, FrameError, Gender, Payload, TextError, Validity,
-    response_frame,
+    CardText, Command, Deframer, FrameError, Payload, TextError, response_frame,
 };
+
+use super::sim_common::{Session, Simulated};
 
 /// Command-line options.
 #[derive(Debug, Clone)]
@@ -29,11 +29,6 @@ pub struct Options {
     pub card: Option<PathBuf>,
     pub slow: Duration,
 }
-
-/// Pause when the kiosk side is not open (EIO / hang-up on the master).
-const NO_PEER_PAUSE: Duration = Duration::from_millis(50);
-/// Read timeout on the master: how often stdin commands are looked at.
-const POLL: Duration = Duration::from_millis(20);
 
 /// SW3 codes the simulator answers with (DOMAIN.md §1.5).
 const SW_OK: u8 = 0x90;
@@ -54,20 +49,7 @@ pub fn run(opts: Options) -> anyhow::Result<()> {
         Some(path) => Some(load_card(path)?),
         None => None,
     };
-    let mut pty = super::serial::PtyLink::create(&opts.link).map_err(anyhow::Error::msg)?;
-    serialport::SerialPort::set_timeout(&mut pty.master, POLL)
-        .context("cannot set the pty read timeout")?;
-
-    let (tx, rx) = mpsc::channel();
-    std::thread::Builder::new()
-        .name("sim-stdin".into())
-        .spawn(move || read_stdin(&tx))
-        .context("cannot start the stdin thread")?;
-
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "ready {}", opts.link.display())?;
-    out.flush()?;
-    drop(out);
+    let mut session = Session::open(&opts.link, parse_control, Control::Quit)?;
     tracing::info!(link = %opts.link.display(), card = card.is_some(), "ID card reader simulator ready");
 
     let mut sim = Sim {
@@ -79,8 +61,9 @@ pub fn run(opts: Options) -> anyhow::Result<()> {
         badsum: false,
         garbage: false,
         silent: false,
+        deframer: Deframer::new(),
     };
-    sim.serve(&mut pty.master, &rx);
+    session.serve(&mut sim)?;
     tracing::info!("ID card reader simulator stopped");
     Ok(())
 }
@@ -139,26 +122,6 @@ fn parse_control(line: &str) -> Result<Control, String> {
     }
 }
 
-/// Forwards stdin lines as controls; `Quit` at end of input.
-fn read_stdin(tx: &Sender<Control>) {
-    for line in std::io::stdin().lock().lines() {
-        let Ok(line) = line else { break };
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        match parse_control(line) {
-            Ok(control) => {
-                if tx.send(control).is_err() {
-                    return;
-                }
-            }
-            Err(e) => tracing::warn!("{e}"),
-        }
-    }
-    let _ = tx.send(Control::Quit);
-}
-
 /// Reads and checks a card file. The error names the file and the field.
 fn load_card(path: &Path) -> anyhow::Result<CardText> {
     let json = std::fs::read_to_string(path)
@@ -183,28 +146,6 @@ fn load_card(path: &Path) -> anyhow::Result<CardText> {
         other => anyhow::anyhow!("card file {}: {other}", path.display()),
     })?;
     Ok(card)
-}
-
-/// The built-in card (`place` without a file and no --card): the demo
-/// roster's person. Synthetic data.
-fn demo_card() -> CardText {
-    CardText {
-        card_type: CardType::Resident,
-        name: "测试老人".into(),
-        english_name: None,
-        gender: Gender::Male,
-        nation: Some("01".into()),
-        birth: time::macros::date!(1952 - 03 - 15),
-        address: Some("北京市朝阳区测试路1号".into()),
-        number: "110105195203150013".into(),
-        authority: Some("北京市公安局朝阳分局".into()),
-        valid_from: time::macros::date!(2012 - 03 - 15),
-        valid_to: Validity::LongTerm,
-        pass_number: None,
-        issue_count: None,
-        nationality: None,
-        card_version: None,
-    }
 }
 
 /// 1024 deterministic filler bytes in place of the WLT photo (never a
@@ -246,42 +187,33 @@ struct Sim {
     garbage: bool,
     /// Requests are read and dropped.
     silent: bool,
+    /// Request bytes received so far.
+    deframer: Deframer,
+}
+
+impl Simulated for Sim {
+    type Control = Control;
+
+    fn on_control(&mut self, control: Control) -> anyhow::Result<()> {
+        self.apply(control);
+        Ok(())
+    }
+
+    fn on_bytes(&mut self, port: &mut serialport::TTYPort, bytes: &[u8]) -> anyhow::Result<()> {
+        self.deframer.push(bytes);
+        while let Some(frame) = self.deframer.next_frame() {
+            let answer = self.respond(frame);
+            self.send(port, answer);
+        }
+        Ok(())
+    }
+
+    fn on_no_peer(&mut self) {
+        self.deframer.clear();
+    }
 }
 
 impl Sim {
-    /// Serves requests until `Quit` (or the control channel closes).
-    fn serve(&mut self, port: &mut serialport::TTYPort, rx: &Receiver<Control>) {
-        let mut deframer = Deframer::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            loop {
-                match rx.try_recv() {
-                    Ok(Control::Quit) | Err(TryRecvError::Disconnected) => return,
-                    Ok(control) => self.apply(control),
-                    Err(TryRecvError::Empty) => break,
-                }
-            }
-            match port.read(&mut buf) {
-                Ok(0) => std::thread::sleep(NO_PEER_PAUSE),
-                Ok(n) => deframer.push(buf.get(..n).unwrap_or_default()),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        ErrorKind::TimedOut | ErrorKind::Interrupted | ErrorKind::WouldBlock
-                    ) => {}
-                Err(_) => {
-                    // EIO / hang-up: the kiosk side is not open (yet).
-                    deframer.clear();
-                    std::thread::sleep(NO_PEER_PAUSE);
-                }
-            }
-            while let Some(frame) = deframer.next_frame() {
-                let answer = self.respond(frame);
-                self.send(port, answer);
-            }
-        }
-    }
-
     /// The answer to one received frame (or to a frame the parser dropped).
     fn respond(&mut self, frame: Result<Payload, FrameError>) -> Vec<u8> {
         match frame {
@@ -312,7 +244,8 @@ impl Sim {
         tracing::debug!(?control, "simulator command");
         match control {
             Control::Place(None) => {
-                self.card = Some(self.start_card.clone().unwrap_or_else(demo_card));
+                // The built-in demo card (synthetic; the demo roster's person).
+                self.card = Some(self.start_card.clone().unwrap_or_else(CardText::demo));
             }
             Control::Place(Some(path)) => match load_card(&path) {
                 Ok(card) => self.card = Some(card),
@@ -409,7 +342,7 @@ mod tests {
 
     #[test]
     fn demo_card_is_a_valid_synthetic_resident_card() {
-        let card = demo_card();
+        let card = CardText::demo();
         let id = IdNumber::parse(&card.number).unwrap();
         assert_eq!(id.birth_date(), card.birth);
         let data = build_read(&card, &filler_photo()).unwrap();
@@ -463,13 +396,14 @@ mod tests {
     fn sim_with_card() -> Sim {
         Sim {
             start_card: None,
-            card: Some(demo_card()),
+            card: Some(CardText::demo()),
             photo: filler_photo(),
             slow: Duration::ZERO,
             moved: false,
             badsum: false,
             garbage: false,
             silent: false,
+            deframer: Deframer::new(),
         }
     }
 

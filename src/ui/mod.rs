@@ -239,7 +239,7 @@ pub fn build(config: &Config, run: &RunOptions) -> anyhow::Result<Built> {
         }
         None => None,
     };
-    let printer_status = StatusSlot::new(PartState::Faulty("正在检查…".into()));
+    let printer_status = StatusSlot::new(PartState::Ok("正在检查…".into()));
     let printer: Option<Box<dyn ReceiptPrinter>> =
         if config.peripherals.printer.port == SerialPort::Disabled {
             None

@@ -1,12 +1,15 @@
 //! Shared by the integration tests that read `../shared/testdata` and the
 //! built models: they skip with a message when either is missing, except that
-//! missing models fail under CI (the test command builds them).
+//! missing models fail under CI (the test command builds them). `sim`: the
+//! peripheral simulators as child processes.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)] // each test uses a subset
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use lifecert_vision::Models;
+
+pub mod sim;
 
 /// The repository root.
 pub fn repo() -> PathBuf {

@@ -19,13 +19,13 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use lifecert_core::reader::frame::{Baud, MAX_LEN, PREAMBLE};
-use lifecert_core::reader::text::{build_read, decode_text, encode_text, parse_read, sam_id};
-use lifecert_core::reader::{
-    CardText, CardType, Command, Deframer, Gender, Payload, Poller, Validity, request_frame,
-    response_frame,
-};
-use time::macros::date;
+#[path = "../tests/support/stream_gen.rs"]
+mod stream_gen;
+
+use lifecert_core::reader::frame::{MAX_LEN, PREAMBLE};
+use lifecert_core::reader::text::{build_read, decode_text, encode_text};
+use lifecert_core::reader::{CardText, request_frame, response_frame};
+use stream_gen::{COMMANDS, Choices, SW3S, Seen, drive, samples};
 
 /// xorshift64* (Vigna): deterministic, dependency-free.
 struct Rng(u64);
@@ -59,73 +59,6 @@ impl Rng {
         let n = self.below(max + 1);
         (0..n).map(|_| self.byte()).collect()
     }
-}
-
-const SW3S: [u8; 12] = [
-    0x90, 0x9F, 0x80, 0x41, 0x81, 0x10, 0x60, 0x66, 0x31, 0x40, 0x24, 0x91,
-];
-const COMMANDS: [Command; 8] = [
-    Command::Reset,
-    Command::SamStatus,
-    Command::SamId,
-    Command::FindCard,
-    Command::SelectCard,
-    Command::ReadTextPhoto,
-    Command::SetBaud(Baud::B19200),
-    Command::SetRfBytes(0x50),
-];
-
-fn samples() -> Vec<CardText> {
-    let resident = CardText {
-        card_type: CardType::Resident,
-        name: "张三".into(),
-        english_name: None,
-        gender: Gender::Male,
-        nation: Some("46".into()),
-        birth: date!(1952 - 03 - 15),
-        address: Some("北京市朝阳区建国路1号".into()),
-        number: "110105195203150013".into(),
-        authority: Some("北京市公安局朝阳分局".into()),
-        valid_from: date!(2010 - 06 - 01),
-        valid_to: Validity::LongTerm,
-        pass_number: None,
-        issue_count: None,
-        nationality: None,
-        card_version: None,
-    };
-    let permit = CardText {
-        card_type: CardType::HkMacauTaiwan,
-        nation: None,
-        number: "810000196001010012".into(),
-        pass_number: Some("H12345678".into()),
-        issue_count: Some("01".into()),
-        valid_to: Validity::Until(date!(2030 - 01 - 01)),
-        ..resident.clone()
-    };
-    let pr2017 = CardText {
-        card_type: CardType::ForeignerPermanent,
-        name: "史密斯".into(),
-        english_name: Some("SMITH, JOHN".into()),
-        nation: None,
-        address: None,
-        number: "CAN110000000015".into(),
-        authority: Some("1100".into()),
-        nationality: Some("CAN".into()),
-        card_version: Some("17".into()),
-        ..resident.clone()
-    };
-    let pr2023 = CardText {
-        card_type: CardType::ForeignerPermanent2023,
-        english_name: Some("VAN DER BERG-SMITHSON, JOHANNES ALEXANDER".into()),
-        nation: None,
-        address: None,
-        authority: None,
-        number: "932682198501010017".into(),
-        issue_count: Some("00".into()),
-        nationality: Some("NLD".into()),
-        ..resident.clone()
-    };
-    vec![resident, permit, pr2017, pr2023]
 }
 
 /// Valid 30 01 payloads of the sample cards (encoded once).
@@ -188,69 +121,23 @@ fn stream(rng: &mut Rng, reads: &[Vec<u8>]) -> Vec<u8> {
     out
 }
 
-fn rebuilt(p: &Payload) -> Vec<u8> {
-    let len = (p.0.len() + 1) as u16;
-    let [l1, l2] = len.to_be_bytes();
-    let mut f = PREAMBLE.to_vec();
-    f.extend([l1, l2]);
-    f.extend(&p.0);
-    f.push(p.0.iter().fold(l1 ^ l2, |a, b| a ^ b));
-    f
-}
+impl Choices for Rng {
+    fn chunk(&mut self) -> usize {
+        1 + self.below(700)
+    }
 
-#[derive(Default)]
-struct Totals {
-    frames: u64,
-    garbage: u64,
-    bad: u64,
-    reads: u64,
+    fn perturb(&mut self) -> usize {
+        self.below(8)
+    }
 }
 
 /// One execution: feed `input` in random chunks; panic on a broken invariant.
-fn exec(rng: &mut Rng, input: &[u8], cards: &[CardText], totals: &mut Totals) {
-    let mut d = Deframer::new();
-    let mut poller = Poller::new();
-    let mut rest = input;
-    while !rest.is_empty() {
-        let n = (1 + rng.below(700)).min(rest.len());
-        let (chunk, more) = rest.split_at(n);
-        rest = more;
-        let before = d.buffered();
-        d.push(chunk);
-        assert!(d.buffered() <= before + chunk.len(), "push grew the buffer");
-        while let Some(frame) = d.next_frame() {
-            let Ok(payload) = frame else { continue };
-            totals.frames += 1;
-            let whole = rebuilt(&payload);
-            assert!(
-                input.windows(whole.len()).any(|w| w == whole),
-                "a returned frame was not in the input with a correct XOR"
-            );
-            let _ = payload.request();
-            let Ok(response) = payload.response() else {
-                continue;
-            };
-            if parse_read(&response.data).is_ok() {
-                totals.reads += 1;
-            }
-            let _ = decode_text(&response.data);
-            let _ = sam_id(&response.data);
-            match rng.below(8) {
-                0 => {
-                    let _ = poller.on_timeout();
-                }
-                1 => poller.reset(),
-                _ => {}
-            }
-            let _ = poller.next_command();
-            for event in poller.on_response(response) {
-                let _ = format!("{event:?}");
-            }
-        }
-        assert!(d.buffered() < 7 + MAX_LEN, "buffered {}", d.buffered());
-    }
-    totals.garbage += d.garbage_bytes();
-    totals.bad += d.bad_frames();
+fn exec(rng: &mut Rng, input: &[u8], cards: &[CardText], totals: &mut Seen) {
+    let seen = drive(input, rng);
+    totals.frames += seen.frames;
+    totals.reads += seen.reads;
+    totals.garbage += seen.garbage;
+    totals.bad += seen.bad;
 
     // A damaged text block straight into the decoder; what decodes re-encodes.
     if let Some(card) = cards.get(rng.below(cards.len()))
@@ -284,7 +171,7 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let mut totals = Totals::default();
+    let mut totals = Seen::default();
     let (mut execs, mut bytes, mut panics) = (0u64, 0u64, 0u64);
     let start = Instant::now();
     while start.elapsed() < limit {

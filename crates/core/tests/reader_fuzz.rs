@@ -10,68 +10,14 @@
 //! `cargo bench -p lifecert-core --bench reader_fuzz`.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/stream_gen.rs"]
+mod stream_gen;
+
 use lifecert_core::reader::frame::{MAX_LEN, PREAMBLE};
 use lifecert_core::reader::text::{build_read, decode_text, encode_text, parse_read, sam_id};
-use lifecert_core::reader::{
-    CardText, CardType, Command, Deframer, Gender, Payload, Poller, Validity, request_frame,
-    response_frame,
-};
+use lifecert_core::reader::{CardText, request_frame, response_frame};
 use proptest::prelude::*;
-use time::macros::date;
-
-/// Sample cards of the four types, the base for damaged text blocks.
-fn samples() -> Vec<CardText> {
-    let resident = CardText {
-        card_type: CardType::Resident,
-        name: "张三".into(),
-        english_name: None,
-        gender: Gender::Male,
-        nation: Some("01".into()),
-        birth: date!(1952 - 03 - 15),
-        address: Some("北京市朝阳区建国路1号".into()),
-        number: "110105195203150013".into(),
-        authority: Some("北京市公安局朝阳分局".into()),
-        valid_from: date!(2010 - 06 - 01),
-        valid_to: Validity::LongTerm,
-        pass_number: None,
-        issue_count: None,
-        nationality: None,
-        card_version: None,
-    };
-    let permit = CardText {
-        card_type: CardType::HkMacauTaiwan,
-        nation: None,
-        number: "810000196001010012".into(),
-        pass_number: Some("H12345678".into()),
-        issue_count: Some("01".into()),
-        valid_to: Validity::Until(date!(2030 - 01 - 01)),
-        ..resident.clone()
-    };
-    let pr2017 = CardText {
-        card_type: CardType::ForeignerPermanent,
-        name: "史密斯".into(),
-        english_name: Some("SMITH, JOHN".into()),
-        nation: None,
-        address: None,
-        number: "CAN110000000015".into(),
-        authority: Some("1100".into()),
-        nationality: Some("CAN".into()),
-        card_version: Some("17".into()),
-        ..resident.clone()
-    };
-    let pr2023 = CardText {
-        card_type: CardType::ForeignerPermanent2023,
-        english_name: Some("VAN DER BERG-SMITHSON, JOHANNES ALEXANDER".into()),
-        nation: None,
-        address: None,
-        authority: None,
-        number: "932682198501010017".into(),
-        issue_count: Some("00".into()),
-        nationality: Some("NLD".into()),
-        ..resident.clone()
-    };
-    vec![resident, permit, pr2017, pr2023]
-}
+use stream_gen::{COMMANDS, Choices, SW3S, drive, samples};
 
 /// One piece of the stream.
 #[derive(Debug, Clone)]
@@ -102,20 +48,6 @@ enum Segment {
         tail: Vec<u8>,
     },
 }
-
-const SW3S: [u8; 12] = [
-    0x90, 0x9F, 0x80, 0x41, 0x81, 0x10, 0x60, 0x66, 0x31, 0x40, 0x24, 0x91,
-];
-const COMMANDS: [Command; 8] = [
-    Command::Reset,
-    Command::SamStatus,
-    Command::SamId,
-    Command::FindCard,
-    Command::SelectCard,
-    Command::ReadTextPhoto,
-    Command::SetBaud(lifecert_core::reader::frame::Baud::B9600),
-    Command::SetRfBytes(0x50),
-];
 
 fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
     proptest::collection::vec(
@@ -183,67 +115,20 @@ fn render(segments: &[Segment], cards: &[CardText]) -> Vec<u8> {
     out
 }
 
-/// The whole frame a payload came from, rebuilt with the XOR rule.
-fn rebuilt(p: &Payload) -> Vec<u8> {
-    let len = u16::try_from(p.0.len() + 1).unwrap();
-    let [l1, l2] = len.to_be_bytes();
-    let mut f = PREAMBLE.to_vec();
-    f.extend([l1, l2]);
-    f.extend(&p.0);
-    f.push(p.0.iter().fold(l1 ^ l2, |a, b| a ^ b));
-    f
+/// Chunk sizes and poller perturbations drawn in turn from generated lists.
+struct Lists<'a> {
+    cuts: std::iter::Cycle<std::slice::Iter<'a, usize>>,
+    ops: std::iter::Cycle<std::slice::Iter<'a, u8>>,
 }
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
-}
-
-/// Drive everything with one stream; panics (test failure) on a broken invariant.
-fn run(stream: &[u8], cuts: &[usize], ops: &[u8]) {
-    let mut d = Deframer::new();
-    let mut poller = Poller::new();
-    let mut op = ops.iter().cycle();
-    let mut cut = cuts.iter().cycle();
-    let mut rest = stream;
-    let (mut garbage, mut bad) = (0, 0);
-    while !rest.is_empty() {
-        let n = (*cut.next().unwrap()).clamp(1, rest.len());
-        let (chunk, more) = rest.split_at(n);
-        rest = more;
-        let before = d.buffered();
-        d.push(chunk);
-        assert!(d.buffered() <= before + chunk.len());
-        while let Some(frame) = d.next_frame() {
-            let Ok(payload) = frame else { continue };
-            assert!(
-                contains(stream, &rebuilt(&payload)),
-                "a returned frame was not in the input with a correct XOR"
-            );
-            let _ = payload.request();
-            if let Ok(response) = payload.response() {
-                let _ = parse_read(&response.data);
-                let _ = decode_text(&response.data);
-                let _ = sam_id(&response.data);
-                match op.next().copied().unwrap_or(0) % 8 {
-                    0 => {
-                        let _ = poller.on_timeout();
-                    }
-                    1 => poller.reset(),
-                    _ => {}
-                }
-                let _ = poller.next_command();
-                for event in poller.on_response(response) {
-                    let _ = format!("{event:?}");
-                }
-            }
-        }
-        assert!(d.buffered() < 7 + MAX_LEN, "buffered {}", d.buffered());
-        assert!(d.garbage_bytes() >= garbage && d.bad_frames() >= bad);
-        garbage = d.garbage_bytes();
-        bad = d.bad_frames();
+impl Choices for Lists<'_> {
+    fn chunk(&mut self) -> usize {
+        *self.cuts.next().unwrap()
     }
-    d.clear();
-    assert_eq!(d.buffered(), 0);
+
+    fn perturb(&mut self) -> usize {
+        usize::from(self.ops.next().copied().unwrap_or(0))
+    }
 }
 
 proptest! {
@@ -262,7 +147,13 @@ proptest! {
     ) {
         let cards = samples();
         let stream = render(&segments, &cards);
-        run(&stream, &cuts, &ops);
+        drive(
+            &stream,
+            &mut Lists {
+                cuts: cuts.iter().cycle(),
+                ops: ops.iter().cycle(),
+            },
+        );
     }
 }
 

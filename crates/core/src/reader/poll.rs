@@ -330,10 +330,8 @@ impl Poller {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
-    use time::macros::date;
-
     use super::*;
-    use crate::reader::text::{CardType, Gender, PHOTO_LEN, Validity, build_read};
+    use crate::reader::text::{PHOTO_LEN, build_read};
 
     fn resp(sw3: u8, data: Vec<u8>) -> Response {
         Response {
@@ -344,28 +342,8 @@ mod tests {
         }
     }
 
-    fn card() -> CardText {
-        CardText {
-            card_type: CardType::Resident,
-            name: "李四".into(),
-            english_name: None,
-            gender: Gender::Female,
-            nation: Some("03".into()),
-            birth: date!(1950 - 01 - 01),
-            address: Some("天津市和平区".into()),
-            number: "120101195001010028".into(),
-            authority: Some("天津市公安局和平分局".into()),
-            valid_from: date!(2005 - 01 - 01),
-            valid_to: Validity::LongTerm,
-            pass_number: None,
-            issue_count: None,
-            nationality: None,
-            card_version: None,
-        }
-    }
-
     fn read_data() -> Vec<u8> {
-        build_read(&card(), &[0x5A; PHOTO_LEN]).unwrap()
+        build_read(&CardText::demo(), &[0x5A; PHOTO_LEN]).unwrap()
     }
 
     /// A poller past the start: SamStatus answered, idle.
@@ -391,7 +369,7 @@ mod tests {
         assert_eq!(p.next_command(), Some(Command::ReadTextPhoto));
         assert_eq!(
             p.on_response(resp(0x90, read_data())),
-            vec![ReaderEvent::CardRead(card())]
+            vec![ReaderEvent::CardRead(CardText::demo())]
         );
     }
 

@@ -206,6 +206,29 @@ impl fmt::Debug for CardText {
 }
 
 impl CardText {
+    /// The synthetic demo card (测试老人, 110105195203150013, resident,
+    /// valid 长期): the simulator's built-in card (the demo roster's person)
+    /// and the sample card of tests. Not a real person.
+    pub fn demo() -> CardText {
+        CardText {
+            card_type: CardType::Resident,
+            name: "测试老人".into(),
+            english_name: None,
+            gender: Gender::Male,
+            nation: Some("01".into()),
+            birth: time::macros::date!(1952 - 03 - 15),
+            address: Some("北京市朝阳区测试路1号".into()),
+            number: "110105195203150013".into(),
+            authority: Some("北京市公安局朝阳分局".into()),
+            valid_from: time::macros::date!(2012 - 03 - 15),
+            valid_to: Validity::LongTerm,
+            pass_number: None,
+            issue_count: None,
+            nationality: None,
+            card_version: None,
+        }
+    }
+
     /// The nation's name for the resident card's code.
     pub fn nation_name(&self) -> Option<&'static str> {
         self.nation.as_deref().and_then(super::nation::nation_name)
@@ -788,23 +811,13 @@ mod tests {
         b
     }
 
+    /// What `resident_block` decodes to.
     fn resident_text() -> CardText {
         CardText {
-            card_type: CardType::Resident,
             name: "张三".into(),
-            english_name: None,
-            gender: Gender::Male,
-            nation: Some("01".into()),
-            birth: date!(1952 - 03 - 15),
             address: Some("北京市朝阳区建国路1号院2号楼3单元401室".into()),
-            number: "110105195203150013".into(),
-            authority: Some("北京市公安局朝阳分局".into()),
             valid_from: date!(2010 - 06 - 01),
-            valid_to: Validity::LongTerm,
-            pass_number: None,
-            issue_count: None,
-            nationality: None,
-            card_version: None,
+            ..CardText::demo()
         }
     }
 
