@@ -181,7 +181,7 @@ fn a_placed_card_is_read_once_and_its_removal_reported() {
     let mut a = Adapter::spawn(&link);
     a.expect("Online", SOON, is_online);
     let status = a.handle.status();
-    assert!(status.connected, "{status:?}");
+    assert!(status.connected && !status.faulty, "{status:?}");
     assert_eq!(status.port.as_deref(), link.to_str());
     assert_eq!(status.sam_id.as_deref(), Some("0501-20190101-0123456789"));
     assert!(
@@ -299,7 +299,7 @@ fn a_slow_reader_still_reads_and_a_silent_one_is_a_fault_until_it_answers() {
     let fault = a.expect("Fault", Duration::from_secs(10), is_fault);
     let status = a.handle.status();
     assert!(status.timeouts >= 3, "{status:?}");
-    assert!(!status.connected, "{status:?}");
+    assert!(!status.connected && status.faulty, "{status:?}");
     assert!(status.detail.contains("故障"), "{}", status.detail);
     let ReaderEvent::Fault(reason) = fault else {
         unreachable!()
@@ -331,7 +331,7 @@ fn an_unplugged_reader_is_a_fault_and_a_new_one_is_picked_up() {
     };
     assert!(reason.contains("未连接"), "{reason}");
     let status = a.handle.status();
-    assert!(!status.connected, "{status:?}");
+    assert!(!status.connected && status.faulty, "{status:?}");
     assert!(status.detail.starts_with("未连接"), "{}", status.detail);
 
     // Plugged back in (a new pty behind the same path), with a card on it.

@@ -83,10 +83,11 @@ fn reader_state(handle: &ReaderHandle) -> PartState {
             status.garbage_bytes, status.bad_frames, status.timeouts
         ));
     }
-    if status.connected {
-        PartState::Ok(text)
-    } else {
+    // Still connecting is not a fault (no out-of-service flicker at start).
+    if status.faulty {
         PartState::Faulty(text)
+    } else {
+        PartState::Ok(text)
     }
 }
 

@@ -35,6 +35,9 @@ pub const RETRY_INTERVAL: Duration = Duration::from_secs(2);
 pub struct ReaderStatus {
     /// The port is open and the reader answers.
     pub connected: bool,
+    /// The reader is missing or misbehaves (staff must act). Neither this nor
+    /// `connected` while the thread is still connecting.
+    pub faulty: bool,
     /// The port in use (or last tried).
     pub port: Option<String>,
     /// One short line in Chinese for the staff panel.
@@ -228,6 +231,7 @@ impl Worker {
         {
             let mut st = lock(&self.status);
             st.connected = false;
+            st.faulty = true;
             if let Some(path) = path {
                 st.port = Some(path.to_owned());
             }
@@ -351,6 +355,7 @@ impl Worker {
                     ReaderEvent::Online => {
                         self.faulted = false;
                         st.connected = true;
+                        st.faulty = false;
                         st.detail = match sam_id.filter(|s| !s.is_empty()) {
                             Some(sam) => format!("已连接 {path}，SAM {sam}"),
                             None => format!("已连接 {path}"),
@@ -373,6 +378,7 @@ impl Worker {
                     ReaderEvent::Fault(reason) => {
                         self.faulted = true;
                         st.connected = false;
+                        st.faulty = true;
                         st.detail = format!("故障：{reason}");
                         tracing::warn!(port = %path, %reason, "card reader fault");
                     }
