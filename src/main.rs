@@ -169,8 +169,8 @@ enum SimDevice {
     },
     /// An ESC/POS receipt printer on a new pty, reachable at --link. Prints
     /// every decoded receipt as one JSON line on standard output. Commands on
-    /// standard input: `paper out`, `paper ok`, `cover open`, `cover closed`,
-    /// `silent`, `answer`, `quit`.
+    /// standard input: `paper out`, `paper low`, `paper ok`, `cover open`,
+    /// `cover closed`, `silent`, `answer`, `quit`.
     Printer {
         /// Where to put the symlink to the pty (the kiosk's printer.port).
         #[arg(long, value_name = "PATH")]
