@@ -21,15 +21,15 @@ use super::central::CentralSystem;
 use super::health::{PartState, StatusSlot};
 use super::vision_worker::{CaptureJob, CaptureService};
 use super::{Clock, EventSink, EvidenceSlot, ReceiptPrinter};
-use crate::peripherals::PrintError;
-
-/// How often the printer thread asks an idle printer for its status.
-const PRINTER_CHECK_INTERVAL: Duration = Duration::from_secs(10);
 use crate::audio::Speaker;
 use crate::config::PinHash;
+use crate::peripherals::PrintError;
 use crate::store::{AuditEntry, EnqueueError, NewRecord, Store};
 use crate::sync::seal::{KIND_CERTIFICATION, KIND_EVIDENCE, SealPayloadError, Sealer};
 use crate::sync::worker::SyncWorker;
+
+/// How often the printer thread asks an idle printer for its status.
+const PRINTER_CHECK_INTERVAL: Duration = Duration::from_secs(10);
 
 /// The ports the driver works with (built in main.rs or by a test).
 pub struct Ports {

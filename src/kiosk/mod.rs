@@ -225,34 +225,27 @@ pub trait ReceiptPrinter: Send {
     fn describe(&self) -> String;
 }
 
-/// A printer that records receipts (tests); set `fail` to make it refuse.
+/// A printer that records receipts (tests).
 #[derive(Clone, Default)]
 pub struct RecordingPrinter {
     pub printed: Arc<Mutex<Vec<Receipt>>>,
-    pub fail: Arc<Mutex<Option<PrintError>>>,
 }
 
 impl ReceiptPrinter for RecordingPrinter {
     fn print(&mut self, receipt: &Receipt) -> Result<(), PrintError> {
-        if let Some(e) = lock(&self.fail).clone() {
-            return Err(e);
-        }
         lock(&self.printed).push(receipt.clone());
         Ok(())
     }
     fn check(&mut self) -> Result<String, PrintError> {
-        match lock(&self.fail).clone() {
-            Some(e) => Err(e),
-            None => Ok("recording printer (test)".into()),
-        }
+        Ok("recording printer (test)".into())
     }
     fn describe(&self) -> String {
         "recording printer (test)".into()
     }
 }
 
-/// Stands in for the ID card reader until the peripherals issue supplies the
-/// serial adapter: whoever holds it can "place a card" (tests, demos).
+/// A card reader whose holder "places a card" directly (UI tests; the real
+/// one is `peripherals::reader`, driven in tests by the simulator).
 #[derive(Clone)]
 pub struct FakeCardReader {
     sink: EventSink,

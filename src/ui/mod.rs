@@ -136,7 +136,8 @@ pub struct Built {
 }
 
 /// Builds the ports, the driver and the app from the config.
-pub fn build(config: &Config, run: &RunOptions) -> anyhow::Result<Built> {
+/// `font` is the CJK font found for the window (receipt raster lines use it too).
+pub fn build(config: &Config, run: &RunOptions, font: &fonts::CjkFont) -> anyhow::Result<Built> {
     let waker = Waker::default();
     let (sink, events) = EventSink::channel(waker.clone());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::default());
@@ -257,10 +258,7 @@ pub fn build(config: &Config, run: &RunOptions) -> anyhow::Result<Built> {
             // Rare characters (outside the printer's GBK font) print as a
             // raster line in the kiosk's CJK font, loaded when first needed.
             Some(Box::new(
-                match fonts::find(config.display.font_path.as_deref()) {
-                    Ok(font) => printer.with_lazy_font(font.path, font.index),
-                    Err(_) => printer,
-                },
+                printer.with_lazy_font(font.path.clone(), font.index),
             ))
         };
     let printer_state: Option<DeviceState> = printer.as_ref().map(|_| {
@@ -330,7 +328,7 @@ pub fn run(config: &Config, run: RunOptions) -> anyhow::Result<()> {
     // Fail early, before any window, when there is no Chinese font.
     let font = fonts::find(config.display.font_path.as_deref())?;
     tracing::info!(font = %font.path.display(), face = font.index, family = %font.family, "CJK font");
-    let Built { app, waker } = build(config, &run)?;
+    let Built { app, waker } = build(config, &run, &font)?;
     let fullscreen = config.display.fullscreen && !run.windowed;
     let mut viewport = egui::ViewportBuilder::default()
         .with_title("社保待遇资格认证 lifecert")
