@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 start=$(date +%s)
 
 ensure_cargo
+# A fresh clone gains nothing from incremental state, and it costs disk
+# (CI machines can be short of it: the dependencies carry no debug info for
+# the same reason, see Cargo.toml).
+if [ "${CI:-}" = true ]; then export CARGO_INCREMENTAL=0; fi
 ensure_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 echo "==> models (registry packages -> ONNX, checked; cached per machine)"
 ensure_models

@@ -13,3 +13,4 @@ pub mod store;
 pub mod sync;
 pub mod ui;
 pub mod verify;
+pub mod watchdog;

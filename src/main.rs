@@ -3,6 +3,10 @@
 //! Exit codes: 0 success; 1 a check ran and said no (later: `compare`,
 //! `verify`); 2 bad input or configuration (the message says what to fix).
 
+// On Windows the kiosk is a GUI program: no console window behind it. The
+// subcommands' output still reaches a pipe or file (`lifecert.exe status | more`).
+#![cfg_attr(windows, windows_subsystem = "windows")]
+
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,7 +56,13 @@ enum Command {
         /// The file to check (default: --config, else the embedded defaults).
         path: Option<PathBuf>,
     },
+    /// Print udev rules that name the card reader and the printer
+    /// /dev/lifecert/card-reader and /dev/lifecert/printer by the USB ids in
+    /// [peripherals] (the Debian package writes them to
+    /// /etc/udev/rules.d/70-lifecert.rules).
+    UdevRules,
     /// Simulate a peripheral on a pty (tests, demos, screenshots).
+    #[cfg(unix)]
     Simulate {
         #[command(subcommand)]
         device: SimDevice,
@@ -149,6 +159,7 @@ enum Command {
     },
 }
 
+#[cfg(unix)]
 #[derive(Debug, Subcommand)]
 enum SimDevice {
     /// A resident ID card reader (SAM serial protocol) on a new pty, reachable
@@ -259,6 +270,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             register(&config, server, token, name, site)
         }
+        Some(Command::UdevRules) => {
+            let config = match load_config(cli.config.as_ref()) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            print!(
+                "{}",
+                lifecert::peripherals::udev::rules(&config.peripherals)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        #[cfg(unix)]
         Some(Command::Simulate { device }) => {
             logging::init_stderr();
             match device {

@@ -38,6 +38,54 @@ fn check_config_accepts_the_shipped_file_and_redacts_secrets() {
 }
 
 #[test]
+fn udev_rules_come_from_the_configured_usb_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lifecert"))
+        .arg("udev-rules")
+        .env("LIFECERT__STORAGE__DATA_DIR", dir.path())
+        .env("LIFECERT__PERIPHERALS__CARD_READER__USB_VID", "1A86")
+        .env("LIFECERT__PERIPHERALS__CARD_READER__USB_PID", "7523")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rules: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("SUBSYSTEM"))
+        .collect();
+    assert_eq!(rules.len(), 1, "{stdout}");
+    assert!(
+        rules[0].contains(r#"ATTRS{idVendor}=="1a86", ATTRS{idProduct}=="7523""#),
+        "{stdout}"
+    );
+    assert!(
+        rules[0].contains(r#"SYMLINK+="lifecert/card-reader""#),
+        "{stdout}"
+    );
+    // The printer has no ids in the embedded defaults: advice, no rule.
+    assert!(
+        stdout.contains("set [peripherals.printer] usb_vid and usb_pid"),
+        "{stdout}"
+    );
+
+    // A bad id is a configuration error (exit 2), not a broken rules file.
+    let out = Command::new(env!("CARGO_BIN_EXE_lifecert"))
+        .arg("udev-rules")
+        .env("LIFECERT__STORAGE__DATA_DIR", dir.path())
+        .env("LIFECERT__PERIPHERALS__PRINTER__USB_VID", "zz")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("usb_vid"));
+}
+
+#[test]
 fn check_config_rejects_an_unknown_key_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kiosk.toml");

@@ -193,6 +193,7 @@ fn kit_with(devices: Devices) -> Kit {
         card_reader: false,
         banner: None,
         hide_cursor: false,
+        fit_monitor: false,
     };
     let app = KioskApp::new(
         flow,

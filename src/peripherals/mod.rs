@@ -7,9 +7,14 @@ pub mod escpos_decode;
 pub mod printer;
 pub mod reader;
 pub mod serial;
+// The simulators run on a pty: Unix only.
+#[cfg(unix)]
 mod sim_common;
+#[cfg(unix)]
 pub mod sim_printer;
+#[cfg(unix)]
 pub mod sim_reader;
+pub mod udev;
 
 /// Why a receipt did not print. The result is never affected: it is already
 /// durably recorded before anything is printed.

@@ -30,6 +30,10 @@ pub struct AppOptions {
     /// A short warning in the top bar, e.g. 未注册 (kiosk not registered).
     pub banner: Option<String>,
     pub hide_cursor: bool,
+    /// Full screen: size the window to the monitor. Some compositors (cage)
+    /// keep a window's requested size, and a window taller than the screen
+    /// shows nothing at all.
+    pub fit_monitor: bool,
 }
 
 /// Hooks for the screenshot script and the start-up benchmark.
@@ -64,6 +68,7 @@ pub struct KioskApp {
     action_since: Option<(u8, Duration)>,
     started: Instant,
     frames: u64,
+    watchdog: crate::watchdog::Watchdog,
 }
 
 impl KioskApp {
@@ -96,6 +101,7 @@ impl KioskApp {
             action_since: None,
             started: Instant::now(),
             frames: 0,
+            watchdog: crate::watchdog::Watchdog::from_env(),
         }
     }
 
@@ -265,15 +271,36 @@ impl KioskApp {
     }
 }
 
+/// Asks for the monitor's size when the window has another (the first frames
+/// of a full-screen kiosk).
+fn fit_to_monitor(ctx: &egui::Context) {
+    let (monitor, inner) = ctx.input(|i| {
+        let v = i.viewport();
+        (v.monitor_size, v.inner_rect.map(|r| r.size()))
+    });
+    if let (Some(monitor), Some(inner)) = (monitor, inner)
+        && monitor.x > 0.0
+        && monitor.y > 0.0
+        && (monitor - inner).length() > 1.0
+    {
+        ctx.send_viewport_cmd(egui::ViewportCommand::InnerSize(monitor));
+    }
+}
+
 impl eframe::App for KioskApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
         self.frames += 1;
+        // A hung UI stops these pings and systemd restarts the kiosk.
+        self.watchdog.tick(Instant::now());
         self.pump();
         let now = ctx.input(|i| i.time);
         self.update_preview(&ctx, now);
         if self.options.hide_cursor {
             ctx.set_cursor_icon(egui::CursorIcon::None);
+        }
+        if self.options.fit_monitor && self.frames <= 30 {
+            fit_to_monitor(&ctx);
         }
         let screen = self.flow.screen();
         let countdown = self.countdown(&screen);
@@ -356,6 +383,9 @@ impl eframe::App for KioskApp {
         };
         if let Some(next) = self.driver.next_deadline() {
             wait = wait.min(next);
+        }
+        if let Some(ping) = self.watchdog.interval() {
+            wait = wait.min(ping / 2);
         }
         ctx.request_repaint_after(wait);
     }

@@ -317,6 +317,7 @@ pub fn build(config: &Config, run: &RunOptions, font: &fonts::CjkFont) -> anyhow
         card_reader: config.peripherals.card_reader.port != SerialPort::Disabled,
         banner: (!central.registered()).then(|| "未注册".to_string()),
         hide_cursor: config.display.hide_cursor,
+        fit_monitor: config.display.fullscreen && !run.windowed,
     };
     let flow = Flow::new(config.flow_config());
     let app = KioskApp::new(flow, driver, events, preview, options, hooks);
@@ -330,13 +331,18 @@ pub fn run(config: &Config, run: RunOptions) -> anyhow::Result<()> {
     tracing::info!(font = %font.path.display(), face = font.index, family = %font.family, "CJK font");
     let Built { app, waker } = build(config, &run, &font)?;
     let fullscreen = config.display.fullscreen && !run.windowed;
-    let mut viewport = egui::ViewportBuilder::default()
-        .with_title("社保待遇资格认证 lifecert")
-        .with_inner_size([1280.0, 800.0])
-        .with_min_inner_size([1024.0, 700.0]);
-    if fullscreen {
-        viewport = viewport.with_fullscreen(true).with_decorations(false);
-    }
+    let mut viewport = egui::ViewportBuilder::default().with_title("社保待遇资格认证 lifecert");
+    viewport = if fullscreen {
+        // No requested size: the window takes the screen's (see fit_monitor).
+        viewport
+            .with_fullscreen(true)
+            .with_maximized(true)
+            .with_decorations(false)
+    } else {
+        viewport
+            .with_inner_size([1280.0, 800.0])
+            .with_min_inner_size([1024.0, 700.0])
+    };
     let options = eframe::NativeOptions {
         viewport,
         renderer: eframe::Renderer::Glow,
