@@ -37,10 +37,20 @@ set +e
 cargo test --workspace --locked 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
+
+echo "==> Debian packages: build both, install into a fresh Debian 12 root, check (packaging/check-debs.sh)"
+set +e
+bash packaging/check-debs.sh 2>&1 | tee -a "$log"
+pkg_status=${PIPESTATUS[0]}
+set -e
+
 read -r passed failed ignored < <(awk '/^test result:/ {
     for (i = 1; i <= NF; i++) {
       if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) g += $i
-    } } END { print p+0, f+0, g+0 }' "$log")
+    } }
+  /^packaging: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped/ { p += $2; f += $4; g += $6 }
+  END { print p+0, f+0, g+0 }' "$log")
 echo "==> wall time: $(( $(date +%s) - start )) s"
 echo "total: ${passed} passed, ${failed} failed, ${ignored} skipped"
-exit "$status"
+if [ "$status" -ne 0 ]; then exit "$status"; fi
+exit "$pkg_status"

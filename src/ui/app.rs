@@ -271,13 +271,19 @@ impl KioskApp {
     }
 }
 
-/// Asks for the monitor's size when the window has another (the first frames
-/// of a full-screen kiosk).
-fn fit_to_monitor(ctx: &egui::Context) {
+/// Full screen: asks for the monitor's size while the window has another
+/// size (the first frames of the kiosk). Logs the sizes once, for the
+/// operator (a kiosk drawn in a corner of its screen is a support call).
+fn fit_to_monitor(ctx: &egui::Context, frame: u64) {
     let (monitor, inner) = ctx.input(|i| {
         let v = i.viewport();
         (v.monitor_size, v.inner_rect.map(|r| r.size()))
     });
+    if frame == 2 {
+        let content = ctx.content_rect().size();
+        let ppp = ctx.pixels_per_point();
+        tracing::info!(?monitor, ?inner, ?content, ppp, "kiosk window size");
+    }
     if let (Some(monitor), Some(inner)) = (monitor, inner)
         && monitor.x > 0.0
         && monitor.y > 0.0
@@ -300,7 +306,7 @@ impl eframe::App for KioskApp {
             ctx.set_cursor_icon(egui::CursorIcon::None);
         }
         if self.options.fit_monitor && self.frames <= 30 {
-            fit_to_monitor(&ctx);
+            fit_to_monitor(&ctx, self.frames);
         }
         let screen = self.flow.screen();
         let countdown = self.countdown(&screen);

@@ -336,7 +336,7 @@ impl RawConfig {
             push(
                 "data_dir",
                 "data_dir is empty: set it to a directory for the server's keys \
-                 (created if missing), e.g. data_dir = \"/var/lib/lifecert-server\""
+                 (created if missing), e.g. data_dir = \"/var/lib/lifecert\""
                     .into(),
             );
             PathBuf::new()
