@@ -1,6 +1,7 @@
 //! Opening serial ports: a configured path, or auto-detection by USB
 //! vendor/product id; and (Unix) pty pairs for the simulators.
 
+#[cfg(unix)]
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
