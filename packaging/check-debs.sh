@@ -7,8 +7,9 @@
 # files, owners, permissions, users, conffiles, what the maintainer scripts
 # did, `systemd-analyze verify`/`security` on the units and the udev rules;
 # then, when systemd-nspawn can boot the root, boots it and proves the units
-# really run (server over TLS with the packaged config, kiosk hardening, the
-# watchdog restart); last an upgrade that must keep an edited conffile,
+# really run (server over TLS with the packaged config, the real cage kiosk
+# session on wlroots' headless backend and its watchdog restart, the kiosk
+# unit's hardening); last an upgrade that must keep an edited conffile,
 # remove and purge.
 #
 # Prints `ok - …` / `not ok - …` / `skip - …` per check and
@@ -20,11 +21,27 @@
 #   LIFECERT_DEBS_KEEP_ROOT=1  keep the test root (its path is printed)
 #   LIFECERT_DEBS_NO_BOOT=1    skip the systemd-nspawn boot self-test
 #   LIFECERT_DEBIAN_MIRROR     default http://deb.debian.org/debian
+#   LIFECERT_DEBIAN_SECURITY_MIRROR  default: the mirror with its trailing
+#                              /debian replaced by /debian-security (as on
+#                              deb.debian.org), else http://deb.debian.org/debian-security
+#
+# shellcheck disable=SC2016  # '$1' in bash -c scripts and dpkg-query formats is meant literally
+# shellcheck disable=SC2012  # ls | wc -l over our own models/ and assets/ names
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh disable=SC1091  # followed with shellcheck -x
 . scripts/lib.sh
 
 MIRROR=${LIFECERT_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+MIRROR=${MIRROR%/}
+if [ -n "${LIFECERT_DEBIAN_SECURITY_MIRROR:-}" ]; then
+  SECURITY_MIRROR=${LIFECERT_DEBIAN_SECURITY_MIRROR%/}
+elif [ "${MIRROR%/debian}" != "$MIRROR" ]; then
+  SECURITY_MIRROR=${MIRROR%/debian}/debian-security
+else
+  SECURITY_MIRROR=http://deb.debian.org/debian-security
+fi
+CARGO_DEB_VERSION=3.8.0
 SUITE=bookworm
 CACHE_DIR="$HOME/.cache/lifecert"
 BASE_TGZ="$CACHE_DIR/debootstrap-$SUITE-minbase.tgz"
@@ -74,12 +91,24 @@ unmount_root() {
   [ -n "$R" ] || return 0
   local m
   # Deepest first.
-  for m in $(awk -v r="$R" '$2 == r || index($2, r "/") == 1 { print $2 }' /proc/self/mounts | sort -r); do
+  while IFS= read -r m; do
     umount -l "$m" 2>/dev/null || true
-  done
+  done < <(awk -v r="$R" '$2 == r || index($2, r "/") == 1 { print $2 }' /proc/self/mounts | sort -r)
+}
+checks_started=0
+summary_done=0
+summary() {
+  summary_done=1
+  echo "packaging: $passed passed, $failed failed, $skipped skipped"
 }
 cleanup() {
   local status=$?
+  # Died early (set -e, a signal, an exit 1 after a fatal check): count the
+  # abort as a failure and still print the summary line.
+  if [ "$summary_done" = 0 ] && [ "$status" -ne 0 ] && [ "$checks_started" = 1 ]; then
+    nok "the install test stopped early (exit $status) during: ${step_name:-start}"
+    summary
+  fi
   if [ -n "$R" ] && [ -d "$R" ]; then
     unmount_root
     if mounted_in_root; then
@@ -110,15 +139,19 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 2
 fi
 
+checks_started=1
+
 # --- 1. tools ----------------------------------------------------------------
 step "tools (apt packages, cargo-deb)"
 ensure_cargo
 ensure_packages "${BUILD_PACKAGES[@]}" debootstrap systemd-container dpkg-dev
-if ! cargo deb --version >/dev/null 2>&1; then
-  echo "==> installing cargo-deb 3.8.0"
-  cargo install cargo-deb --version 3.8.0 --locked
+# Exactly this version: the [package.metadata.deb] keys and the generated
+# maintainer-script fragments checked below are those of cargo-deb 3.8.0.
+if [ "$(cargo deb --version 2>/dev/null | awk '{ print $NF }' || true)" != "$CARGO_DEB_VERSION" ]; then
+  echo "==> installing cargo-deb $CARGO_DEB_VERSION"
+  cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked
 fi
-echo "$(cargo deb --version)"
+cargo deb --version
 
 # --- 2. models, release build, packages ----------------------------------------
 step "models"
@@ -240,7 +273,7 @@ fi
 cat >"$R/etc/apt/sources.list" <<EOF
 deb $MIRROR $SUITE main
 deb $MIRROR $SUITE-updates main
-deb http://deb.debian.org/debian-security $SUITE-security main
+deb $SECURITY_MIRROR $SUITE-security main
 EOF
 cp /etc/resolv.conf "$R/etc/resolv.conf" 2>/dev/null || true
 grep -q localhost "$R/etc/hosts" 2>/dev/null || printf '127.0.0.1\tlocalhost\n::1\tlocalhost\n' >>"$R/etc/hosts"
@@ -251,7 +284,7 @@ step "apt install both packages"
 mkdir -p "$R/tmp/debs"
 cp "$KIOSK_DEB" "$SERVER_DEB" "$R/tmp/debs/"
 install_log="$R/root/install.log"
-if in_root sh -c 'apt-get update -qq && apt-get install -y --no-install-recommends /tmp/debs/lifecert_*.deb /tmp/debs/lifecert-server_*.deb' >"$install_log" 2>&1; then
+if in_root sh -c 'apt-get -o Acquire::Retries=3 update -qq && apt-get -o Acquire::Retries=3 install -y --no-install-recommends /tmp/debs/lifecert_*.deb /tmp/debs/lifecert-server_*.deb' >"$install_log" 2>&1; then
   ok "apt-get install ./lifecert_$VERSION ./lifecert-server_$VERSION into a fresh $SUITE root ($(grep -c '^Setting up' "$install_log") packages set up)"
 else
   tail -30 "$install_log"
@@ -349,6 +382,22 @@ check "udev rule: card reader by 1a86:7523 -> /dev/lifecert/card-reader, group d
 check "udev rule: printer by 0416:5011 -> /dev/lifecert/printer" \
   grep -q 'ATTRS{idVendor}=="0416", ATTRS{idProduct}=="5011", SYMLINK+="lifecert/printer"' "$rules"
 
+# A broken config must not break apt: the postinst keeps the previous rules,
+# warns, and exits 0 (the unit's check-config stops the kiosk instead).
+cp -p "$conf" "$R/root/kiosk.toml.good"
+rules_before=$(md5sum <"$rules")
+sed -i 's/^fps = 30$/fps = 500/' "$conf"
+check "control: the broken kiosk.toml (camera.fps = 500) fails check-config" \
+  bash -c '! chroot "$1" lifecert --config /etc/lifecert/kiosk.toml check-config' _ "$R"
+reconf_out=$(in_root dpkg-reconfigure -fnoninteractive lifecert 2>&1) && reconf_rc=0 || reconf_rc=$?
+expect "dpkg-reconfigure lifecert with a broken config exits 0" "0" "$reconf_rc"
+check "postinst with a broken config warns: could not write …70-lifecert.rules" \
+  grep -q 'could not write /etc/udev/rules.d/70-lifecert.rules' <<<"$reconf_out"
+expect "postinst with a broken config kept the previous udev rules" "$rules_before" "$(md5sum <"$rules")"
+check "postinst with a broken config left no 70-lifecert.rules.tmp" test ! -e "$rules.tmp"
+cp -p "$R/root/kiosk.toml.good" "$conf"
+rm -f "$R/root/kiosk.toml.good"
+
 # --- 7. systemd-analyze and udevadm ---------------------------------------------------
 step "systemd-analyze verify/security, udevadm test"
 for unit in lifecert.service lifecert-server.service; do
@@ -365,7 +414,7 @@ for pair in lifecert.service:$KIOSK_EXPOSURE_MAX lifecert-server.service:$SERVER
   unit=${pair%%:*}
   max=${pair##*:}
   out=$(in_root systemd-analyze security --offline=yes --threshold="$max" "/usr/lib/systemd/system/$unit" 2>&1) && rc=0 || rc=$?
-  exposure=$(grep -o 'Overall exposure level for [^:]*: [0-9.]*' <<<"$out" | awk '{ print $NF }')
+  exposure=$(grep -o 'Overall exposure level for [^:]*: [0-9.]*' <<<"$out" | awk '{ print $NF }' || true)
   if [ "$rc" -eq 0 ] && [ -n "$exposure" ]; then
     ok "systemd-analyze security $unit: exposure $exposure <= $((max / 10)).$((max % 10))"
   else
@@ -410,13 +459,14 @@ else
   [ -s "$R/etc/machine-id" ] || od -An -tx1 -N16 /dev/urandom | tr -d ' \n' >"$R/etc/machine-id"
   install -d "$R/usr/local/lib/lifecert-selftest" "$R/etc/systemd/system/lifecert.service.d" "$R/etc/systemd/system/multi-user.target.wants"
   install -m 755 "$SELFTEST_DIR/selftest.sh" "$SELFTEST_DIR/fake-kiosk.sh" "$R/usr/local/lib/lifecert-selftest/"
+  install -m 644 "$SELFTEST_DIR/kiosk-fake-dropin.conf" "$R/usr/local/lib/lifecert-selftest/"
   install -m 644 "$SELFTEST_DIR/lifecert-selftest.service" "$R/etc/systemd/system/"
   install -m 644 "$SELFTEST_DIR/kiosk-dropin.conf" "$R/etc/systemd/system/lifecert.service.d/selftest.conf"
   ln -sf /etc/systemd/system/lifecert-selftest.service "$R/etc/systemd/system/multi-user.target.wants/"
   rm -f "$R/root/selftest.out"
   boot_log=$(mktemp)
   # --private-network: the server's 0.0.0.0:8443 stays inside the container.
-  timeout 240 systemd-nspawn -q --register=no --keep-unit --private-network --console=pipe \
+  timeout -k 30 240 systemd-nspawn -q --register=no --keep-unit --private-network --console=pipe \
     -D "$R" -b </dev/null >"$boot_log" 2>&1 && boot_rc=0 || boot_rc=$?
   if [ -s "$R/root/selftest.out" ] && grep -qx "done" "$R/root/selftest.out"; then
     while IFS= read -r line; do
@@ -425,9 +475,10 @@ else
         "not ok - "*) nok "${line#not ok - }" ;;
       esac
     done <"$R/root/selftest.out"
-    [ "$boot_rc" -eq 0 ] && ok "container powered off cleanly" || nok "container exit status $boot_rc"
+    if [ "$boot_rc" -eq 0 ]; then ok "container powered off cleanly"; else nok "container exit status $boot_rc"; fi
     if grep -q '^not ok' "$R/root/selftest.out"; then
       echo "--- selftest.err"; cat "$R/root/selftest.err" 2>/dev/null || true
+      echo "--- journal of the real kiosk session (lifecert)"; tail -40 "$R/root/selftest.real-kiosk.journal" 2>/dev/null || true
       echo "--- journal (lifecert, lifecert-server)"; tail -40 "$R/root/selftest.journal" 2>/dev/null || true
     fi
   elif [ -s "$R/root/selftest.out" ]; then
@@ -508,5 +559,5 @@ step ""
 echo "==> timings"
 printf '%s\n' "${timings[@]}"
 echo "$(printf '%4ss' $(($(date +%s) - script_start)))  total"
-echo "packaging: $passed passed, $failed failed, $skipped skipped"
+summary
 [ "$failed" -eq 0 ]

@@ -39,10 +39,17 @@ status=${PIPESTATUS[0]}
 set -e
 
 echo "==> Debian packages: build both, install into a fresh Debian 12 root, check (packaging/check-debs.sh)"
-set +e
-bash packaging/check-debs.sh 2>&1 | tee -a "$log"
-pkg_status=${PIPESTATUS[0]}
-set -e
+if [ "$(id -u)" -eq 0 ]; then
+  set +e
+  bash packaging/check-debs.sh 2>&1 | tee -a "$log"
+  pkg_status=${PIPESTATUS[0]}
+  set -e
+else
+  # debootstrap, chroot and systemd-nspawn need root; CI runs as root.
+  echo "skip - the Debian install test needs root: run \`sudo bash packaging/check-debs.sh\`" | tee -a "$log"
+  echo "packaging: 0 passed, 0 failed, 1 skipped" | tee -a "$log"
+  pkg_status=0
+fi
 
 # The Windows cross-build, installer and wine smoke (installer/windows/build.sh
 # --smoke) take ~20 min and ~2.5 GB more on a fresh machine: only on request.

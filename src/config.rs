@@ -211,6 +211,15 @@ impl Config {
                 ));
             }
         }
+        if crate::peripherals::udev::same_usb_ids(&self.peripherals) {
+            out.push(
+                "peripherals.card_reader and peripherals.printer have the same usb_vid/usb_pid \
+                 (two identical USB-serial adapters): USB ids cannot tell them apart, so \
+                 `lifecert udev-rules` writes no rule for them; set each port to its \
+                 /dev/serial/by-path/… name (the USB socket it is plugged into) instead"
+                    .to_owned(),
+            );
+        }
         out
     }
 

@@ -27,9 +27,25 @@ pub fn rules(config: &PeripheralsConfig) -> String {
          # and `udevadm control --reload && udevadm trigger --subsystem-match=tty`\n\
          # (or `dpkg-reconfigure lifecert`).\n",
     );
+    if same_usb_ids(config) {
+        out.push_str(
+            "\n# no rules: [peripherals.card_reader] and [peripherals.printer] have the same\n\
+             # usb_vid/usb_pid (two identical USB-serial adapters), which cannot tell them\n\
+             # apart: a rule would give both names to both devices. Set each `port` to its\n\
+             # /dev/serial/by-path/... name (the USB socket it is plugged into) instead.\n",
+        );
+        return out;
+    }
     device(&mut out, "card reader", "card_reader", &config.card_reader);
     device(&mut out, "receipt printer", "printer", &config.printer);
     out
+}
+
+/// Whether both devices are configured with the same USB vendor and product
+/// id (common with the cheap CH340 adapters): then the ids cannot name them.
+pub fn same_usb_ids(config: &PeripheralsConfig) -> bool {
+    let (r, p) = (&config.card_reader, &config.printer);
+    r.usb_vid.is_some() && r.usb_pid.is_some() && (r.usb_vid, r.usb_pid) == (p.usb_vid, p.usb_pid)
 }
 
 fn device(out: &mut String, what: &str, key: &str, config: &SerialDeviceConfig) {
@@ -86,6 +102,36 @@ mod tests {
         );
         assert!(rules[1].contains("\"0416\"") && rules[1].contains("lifecert/printer"));
         assert_eq!(CARD_READER_LINK, "/dev/lifecert/card-reader");
+    }
+
+    #[test]
+    fn identical_adapters_get_no_rule_that_would_swap_them() {
+        let config = PeripheralsConfig {
+            card_reader: dev(Some(0x1a86), Some(0x7523)),
+            printer: dev(Some(0x1a86), Some(0x7523)),
+        };
+        assert!(same_usb_ids(&config));
+        let text = rules(&config);
+        assert!(!text.lines().any(|l| l.starts_with("SUBSYSTEM")), "{text}");
+        assert!(text.contains("/dev/serial/by-path/"), "{text}");
+        // Different products of one vendor are told apart.
+        let config = PeripheralsConfig {
+            card_reader: dev(Some(0x1a86), Some(0x7523)),
+            printer: dev(Some(0x1a86), Some(0x55d4)),
+        };
+        assert!(!same_usb_ids(&config));
+        assert_eq!(
+            rules(&config)
+                .lines()
+                .filter(|l| l.starts_with("SUBSYSTEM"))
+                .count(),
+            2
+        );
+        // Neither configured is not "the same".
+        assert!(!same_usb_ids(&PeripheralsConfig {
+            card_reader: dev(None, None),
+            printer: dev(None, None),
+        }));
     }
 
     #[test]
