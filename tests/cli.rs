@@ -43,8 +43,8 @@ fn udev_rules_come_from_the_configured_usb_ids() {
     let out = Command::new(env!("CARGO_BIN_EXE_lifecert"))
         .arg("udev-rules")
         .env("LIFECERT__STORAGE__DATA_DIR", dir.path())
-        .env("LIFECERT__PERIPHERALS__CARD_READER__USB_VID", "1A86")
-        .env("LIFECERT__PERIPHERALS__CARD_READER__USB_PID", "7523")
+        .env("LIFECERT__PERIPHERALS__CARD_READER__USB_VID", "0x1A86")
+        .env("LIFECERT__PERIPHERALS__CARD_READER__USB_PID", "0x7523")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

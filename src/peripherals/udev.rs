@@ -63,7 +63,7 @@ fn device(out: &mut String, what: &str, key: &str, config: &SerialDeviceConfig) 
         _ => {
             let _ = writeln!(
                 out,
-                "# no rule: set [peripherals.{key}] usb_vid and usb_pid (4 hex digits, see `lsusb`)"
+                "# no rule: set [peripherals.{key}] usb_vid and usb_pid (hex like \"0x1a86\", see `lsusb`)"
             );
         }
     }
