@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 ensure_cargo
 ensure_packages "${BUILD_PACKAGES[@]}" "${RUNTIME_PACKAGES[@]}" xvfb xauth
 LIFECERT_CARGO_PROFILE=release ensure_models
-cargo build --release --locked -p lifecert -p lifecert-server --bins
+build_shipped
 work=$(mktemp -d)
 LIFECERT_LOCAL_DIR="$work/local"
 LIFECERT_LOCAL_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -17,6 +17,19 @@ MODEL_PACKAGES=(unzip tar coreutils)
 TEST_PACKAGES=(ffmpeg fonts-noto-cjk xvfb xauth matchbox-window-manager
   postgresql chromium chromium-driver "${RUNTIME_PACKAGES[@]}")
 
+# The smoke test of the shipped binaries (scripts/smoke-shipped.sh): curl for
+# HTTP/2 and HTTP/1.1, Chromium for the admin pages, certutil to trust the dev
+# CA in Chromium's NSS database.
+SMOKE_PACKAGES=(curl chromium chromium-driver libnss3-tools)
+
+# The one command that builds what ships: the run command, the Debian packages
+# and the smoke test all use it, so they run the same binaries. Both packages
+# in one build: Cargo unifies their features, and scripts/check-feature-drift.sh
+# checks that this gives each binary the same behaviour as building it alone
+# (`cargo build --release -p lifecert-server`, as docs/deployment.md allows).
+SHIPPED_BUILD=(cargo build --release --locked -p lifecert -p lifecert-server)
+build_shipped() { "${SHIPPED_BUILD[@]}"; }
+
 # Installs the named Debian packages that are missing (as root, or via sudo).
 ensure_packages() {
   local missing=() pkg

@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 ensure_cargo
 ensure_packages "${BUILD_PACKAGES[@]}" "${RUNTIME_PACKAGES[@]}"
 LIFECERT_CARGO_PROFILE=release ensure_models
-cargo build --release --locked -p lifecert -p lifecert-server --bins
+build_shipped
 bin=target/release/lifecert
 if [[ " $* " != *" --config "* ]] && [ -z "${LIFECERT__SERVER__URL:-}" ]; then
   trap 'local_server_stop; local_devices_stop' EXIT

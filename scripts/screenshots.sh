@@ -18,7 +18,7 @@ ensure_cargo
 ensure_packages "${BUILD_PACKAGES[@]}" "${RUNTIME_PACKAGES[@]}" xvfb xauth \
   matchbox-window-manager python3-venv
 LIFECERT_CARGO_PROFILE=release ensure_models
-cargo build --release --locked -p lifecert -p lifecert-server --bins
+build_shipped
 # A fresh server and kiosk, so the screens start from the demo roster.
 LIFECERT_LOCAL_DIR=$(mktemp -d)
 LIFECERT_LOCAL_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -24,6 +24,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> core purity: lifecert-core takes no IO crates"
 bash scripts/check-core-purity.sh
 
+echo "==> feature drift: shipped binaries built alone vs the shipped and the test builds"
+python3 scripts/check-feature-drift.py
+
 echo "==> PostgreSQL for the server's PostgreSQL backend"
 . scripts/pg.sh
 log=$(mktemp)
@@ -36,6 +39,12 @@ echo "==> cargo test"
 set +e
 cargo test --workspace --locked 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+set -e
+
+echo "==> smoke test of the shipped binaries (scripts/smoke-shipped.sh)"
+set +e
+bash scripts/smoke-shipped.sh 2>&1 | tee -a "$log"
+smoke_status=${PIPESTATUS[0]}
 set -e
 
 echo "==> Debian packages: build both, install into a fresh Debian 12 root, check (packaging/check-debs.sh)"
@@ -67,10 +76,12 @@ read -r passed failed ignored < <(awk '/^test result:/ {
       if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) g += $i
     } }
   /^packaging: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped/ { p += $2; f += $4; g += $6 }
+  /^smoke: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped/ { p += $2; f += $4; g += $6 }
   /^wine smoke: [0-9]+ passed, [0-9]+ failed/ { p += $3; f += $5 }
   END { print p+0, f+0, g+0 }' "$log")
 echo "==> wall time: $(( $(date +%s) - start )) s"
 echo "total: ${passed} passed, ${failed} failed, ${ignored} skipped"
 if [ "$status" -ne 0 ]; then exit "$status"; fi
+if [ "$smoke_status" -ne 0 ]; then exit "$smoke_status"; fi
 if [ "$pkg_status" -ne 0 ]; then exit "$pkg_status"; fi
 exit "$win_status"
