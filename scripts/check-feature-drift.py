@@ -126,7 +126,8 @@ def main():
         print("Enable the feature in the shipped crate's own [dependencies] when it changes "
               "behaviour, or add `CRATE FEATURE # why it cannot` to the allow file.")
         return 1
-    print(f"feature drift: {total} crate(s) differ, every feature explained in {ALLOW.name}")
+    print(f"feature drift: {total} crate differences over 4 comparisons, every feature "
+          f"explained in {ALLOW.name}")
     return 0
 
 

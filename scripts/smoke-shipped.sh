@@ -85,8 +85,9 @@ if [ -f "$clip" ]; then
   expect "lifecert verify --challenges blink on the shared blink clip exits 0 (passed)" 0 "$rc"
   verdict=$(python3 -c 'import json, sys
 r = json.loads(sys.stdin.read().strip().splitlines()[-1])
-print(r.get("passed"), [a.get("action") for a in r.get("actions", [])])' <<<"$out" 2>&1 || true)
-  expect "verify --json reports passed with the blink done" "True ['blink']" "$verdict"
+done = [a["action"] for a in r["liveness"]["actions"] if a.get("done_s") is not None]
+print(r["passed"], r["plan"], done)' <<<"$out" 2>&1 || true)
+  expect "verify --json: passed, plan [blink], the blink done" "True ['blink'] ['blink']" "$verdict"
   if [ "$rc" -ne 0 ]; then tail -5 "$work/verify.err"; fi
 else
   skip "verify on the shared blink clip: $clip is missing (../shared/testdata)"

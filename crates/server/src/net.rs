@@ -67,6 +67,8 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig, Tl
         .with_no_client_auth()
         .with_single_cert(certs, key_der)
         .map_err(|e| TlsError::Config(e.to_string()))?;
+    // Both are served (axum with http1 + http2, see Cargo.toml); browsers pick h2.
+    // scripts/smoke-shipped.sh checks both against the release binary.
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
 }
