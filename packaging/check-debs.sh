@@ -158,7 +158,7 @@ step "models"
 ensure_models
 
 step "release build"
-cargo build --release --locked -p lifecert -p lifecert-server
+build_shipped
 
 step "cargo deb"
 rm -f target/debian/lifecert_*.deb target/debian/lifecert-server_*.deb
@@ -448,6 +448,14 @@ if [ "${LIFECERT_DEBS_NO_BOOT:-}" = 1 ]; then
 elif ! command -v systemd-nspawn >/dev/null 2>&1; then
   skip "nspawn boot self-test: systemd-nspawn not installed"
 else
+  # A test tool for the self-test, not a dependency: curl checks that the
+  # packaged server answers over HTTP/2 and HTTP/1.1.
+  if in_root apt-get -o Acquire::Retries=3 install -y -qq --no-install-recommends curl >"$R/root/curl-install.log" 2>&1; then
+    ok "curl installed in the test root for the HTTP/2 check"
+  else
+    nok "curl installed in the test root for the HTTP/2 check"
+    tail -5 "$R/root/curl-install.log"
+  fi
   umount "$R/proc"
   # The server as documented for a test box: a dev certificate, key readable by _lifecert.
   in_root lifecert-server gen-dev-cert /etc/lifecert/tls >/dev/null

@@ -45,6 +45,22 @@ fi
 check "register wrote /var/lib/lifecert-kiosk/server.json" test -s /var/lib/lifecert-kiosk/server.json
 if [ "$(stat -c %U /var/lib/lifecert-kiosk/device.key 2>&1)" = lifecert ]; then ok "device key owned by lifecert"; else nok "device key owned by lifecert (got $(stat -c %U /var/lib/lifecert-kiosk/device.key 2>&1))"; fi
 
+# The packaged server answers in both protocols a client can negotiate by
+# ALPN: HTTP/2 (every browser) and HTTP/1.1 (the kiosk's client). curl is a
+# test tool the install test adds to the root.
+for proto in http2 http1.1; do
+  want=1.1; [ "$proto" = http2 ] && want=2
+  for path in /v1/openapi.json /admin/login; do
+    got=$(curl -sS --max-time 20 --cacert /etc/lifecert/selftest-ca.pem --"$proto" -o /dev/null \
+      -w '%{http_version} %{http_code}' "https://localhost:8443$path" 2>>/root/selftest.err)
+    if [ "$got" = "$want 200" ]; then
+      ok "packaged server: curl --$proto $path answers 200 over HTTP/$want"
+    else
+      nok "packaged server: curl --$proto $path answers 200 over HTTP/$want (got '$got')"
+    fi
+  done
+done
+
 # ProtectSystem=strict and friends, as seen by the server process.
 check "server unit: ProtectSystem=strict" test "$(prop lifecert-server.service ProtectSystem)" = strict
 check "server unit: NoNewPrivileges" test "$(prop lifecert-server.service NoNewPrivileges)" = yes
