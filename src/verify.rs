@@ -242,6 +242,12 @@ fn to_json(report: &SessionReport, threshold: f64) -> serde_json::Value {
             "actions": actions,
             "finished_s": secs(evidence.finished_at),
             "pad_mean": evidence.pad_mean,
+            "checks": {
+                "cuts": evidence.checks.cuts,
+                "abrupt_transitions": evidence.checks.abrupt_transitions,
+                "mid_frames_required": evidence.checks.mid_frames_required,
+                "frame_interval_ms": evidence.checks.frame_interval.map(|d| d.as_secs_f64() * 1000.0),
+            },
         },
         "matching": matching,
         "frames": report.frames,

@@ -82,6 +82,94 @@ fn blink_clip_passes_the_blink_challenge() {
     assert_eq!(report["liveness"]["passed"], true);
     assert_eq!(report["matching"]["decision"], "match");
     assert!(report["liveness"]["actions"][0]["done_s"].is_number());
+    // The real blinks pass the physical checks: no jump, no cut, at the
+    // clip's 24 fps one frame between the levels is asked for.
+    let checks = &report["liveness"]["checks"];
+    assert_eq!(checks["abrupt_transitions"], 0, "{report}");
+    assert_eq!(checks["cuts"], 0, "{report}");
+    assert_eq!(checks["mid_frames_required"], 1, "{report}");
+}
+
+/// Frame `index` of `clip` as a PNG (ffmpeg), for building attacks.
+fn extract_frame(clip: &Path, index: u32, out: &Path) {
+    let status = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y", "-i", s(clip), "-vf"])
+        .arg(format!("select=eq(n\\,{index})"))
+        .args(["-vframes", "1", s(out)])
+        .status()
+        .expect("ffmpeg runs (apt-get install ffmpeg)");
+    assert!(status.success(), "ffmpeg could not extract frame {index}");
+}
+
+/// A two-photo slideshow on a screen, seen by a 30 fps camera: `open` for
+/// 0.5 s, `closed` for 0.3 s, eight times, cut with no frame in between.
+fn slideshow(open: &Path, closed: &Path, dir: &Path) -> PathBuf {
+    let frames = dir.join("frames");
+    std::fs::create_dir_all(&frames).unwrap();
+    let mut n = 0;
+    for _ in 0..8 {
+        for (src, count) in [(open, 15), (closed, 9)] {
+            for _ in 0..count {
+                std::fs::copy(src, frames.join(format!("f{n:04}.png"))).unwrap();
+                n += 1;
+            }
+        }
+    }
+    let out = dir.join("slideshow.mp4");
+    let status = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y", "-framerate", "30", "-i"])
+        .arg(frames.join("f%04d.png"))
+        .args([
+            "-c:v",
+            "libx264",
+            "-crf",
+            "12",
+            "-pix_fmt",
+            "yuv420p",
+            s(&out),
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success(), "ffmpeg could not encode the slideshow");
+    out
+}
+
+#[test]
+fn a_two_photo_slideshow_of_the_victim_fails_the_blink_on_its_transitions() {
+    // Frames 5 (eyes open, EAR 0.30) and 11 (closed, 0.03) of the blink clip,
+    // swapped with no frame in between: the victim's own face, so matching
+    // alone would accept it. The eyelid never passes between the levels.
+    let Some(dir) = faces() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let clip = dir.join("video_blink_repeating/blink_selfie/video.mp4");
+    let template = template_from(&clip, 5, tmp.path());
+    let (open, closed) = (tmp.path().join("open.png"), tmp.path().join("closed.png"));
+    extract_frame(&clip, 5, &open);
+    extract_frame(&clip, 11, &closed);
+    let attack = slideshow(&open, &closed, tmp.path());
+    let (code, report) = verify(
+        &[
+            "--template",
+            s(&template),
+            "--input",
+            s(&attack),
+            "--challenges",
+            "blink",
+            "--loop",
+        ],
+        &[],
+    );
+    println!("{report}");
+    assert_eq!(code, 1, "{report}");
+    let reason = report["liveness"]["reason"].as_str().unwrap();
+    assert!(reason.starts_with("AbruptTransition"), "{report}");
+    let checks = &report["liveness"]["checks"];
+    assert!(
+        checks["abrupt_transitions"].as_u64().unwrap() >= 2,
+        "{report}"
+    );
+    assert_eq!(checks["mid_frames_required"], 1);
+    assert!((checks["frame_interval_ms"].as_f64().unwrap() - 1000.0 / 30.0).abs() < 1.0);
 }
 
 #[test]

@@ -63,6 +63,7 @@
 //! frames counts at most [`MAX_FRAME_GAP`] on the per-action clock. Once
 //! `t − t(first frame) ≥ total_timeout` the machine has finished.
 
+mod checks;
 mod params;
 mod plan;
 /// The top quality problem of one face on its own: light, distance, centring
@@ -124,6 +125,7 @@ mod tests;
 
 use std::time::Duration;
 
+pub use checks::{FrameIntervals, is_cut, mid_frames, required_mid_frames};
 pub use params::*;
 pub use plan::{Plan, SplitMix64, plan};
 
@@ -251,8 +253,25 @@ pub struct Evidence {
     pub samples: Vec<SampleRecord>,
     /// Mean PAD score, when PAD scores were reported.
     pub pad_mean: Option<f32>,
+    /// What the transition and continuity checks saw.
+    pub checks: CheckCounts,
     /// Camera time the check finished.
     pub finished_at: Duration,
+}
+
+/// The findings of the physical checks ([`checks`]) over one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CheckCounts {
+    /// Cuts: frames whose face jumped from the previous one.
+    pub cuts: u32,
+    /// Blinks and mouth openings not counted because they jumped between
+    /// states without middle frames.
+    pub abrupt_transitions: u32,
+    /// Middle-band frames the transition check asked for at the end (0: the
+    /// camera was too slow for it, or the rate was unknown).
+    pub mid_frames_required: u32,
+    /// Median frame interval at the end.
+    pub frame_interval: Option<Duration>,
 }
 
 impl Evidence {
@@ -279,6 +298,13 @@ pub enum FailReason {
     Spoof,
     /// A turn moved like a flat picture (yaw changed, nose offset did not).
     PlanarMotion,
+    /// The action was not done in time, and what looked like it jumped from
+    /// one state to the other without the frames a real eyelid or jaw shows
+    /// in between (a photo swap; [`checks`]).
+    AbruptTransition,
+    /// The action was not done in time, and the face jumped position, size or
+    /// roll between frames during it (a cut to another picture; [`checks`]).
+    Discontinuity,
     /// The face was lost and found again more often than
     /// [`MAX_REACQUIRED_SAMPLES`] allows.
     FaceLost,
@@ -298,6 +324,8 @@ impl FailReason {
             FailReason::ActionTimeout
             | FailReason::Spoof
             | FailReason::PlanarMotion
+            | FailReason::AbruptTransition
+            | FailReason::Discontinuity
             | FailReason::FaceLost => CaptureFailure::LivenessIncomplete { action },
             FailReason::PersonChanged => CaptureFailure::PersonChanged,
             FailReason::SampleFault | FailReason::InvalidPlan => CaptureFailure::DeviceFault,
@@ -413,18 +441,28 @@ fn is_neutral_pose(s: &Smoothed, base: &Baseline, th: &Thresholds) -> bool {
         && (s.pitch - base.pitch).abs() <= th.neutral_return_pitch
 }
 
+/// Frames of one blink or mouth opening kept for the transition check (2.5 s
+/// at 60 fps; a blink is over after [`BLINK_MAX_DURATION`]).
+const TRACE_MAX: usize = 150;
+
 /// The running detector of the current action.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 enum Detector {
-    /// `armed`: open eyes were seen (frontal) since the last reset.
+    /// `armed`: open eyes were seen (frontal) since the last reset. `trace`:
+    /// the EARs below the reopened level since the eyes were last open.
     Blink {
         armed: bool,
         closed_since: Option<Duration>,
+        trace: Vec<f32>,
     },
-    /// `armed`: a closed mouth was seen since the last reset.
+    /// `armed`: a closed mouth was seen since the last reset. `rising`: the
+    /// raw MARs between the closed and the open level since the last closed
+    /// frame, until the first open one.
     Mouth {
         armed: bool,
         open_since: Option<Duration>,
+        rising: Vec<f32>,
+        reached_open: bool,
     },
     /// Turn or nod: since when the pose has been past the threshold.
     Pose { since: Option<Duration> },
@@ -434,6 +472,9 @@ enum Progress {
     Nothing,
     Done,
     Planar,
+    /// A blink or mouth opening without the middle frames of a real one: not
+    /// counted.
+    Abrupt,
 }
 
 impl Detector {
@@ -442,10 +483,13 @@ impl Detector {
             Action::Blink => Detector::Blink {
                 armed: false,
                 closed_since: None,
+                trace: Vec::new(),
             },
             Action::OpenMouth => Detector::Mouth {
                 armed: false,
                 open_since: None,
+                rising: Vec::new(),
+                reached_open: false,
             },
             _ => Detector::Pose { since: None },
         }
@@ -456,13 +500,22 @@ impl Detector {
             Detector::Blink {
                 armed,
                 closed_since,
+                trace,
             } => {
                 *armed = false;
                 *closed_since = None;
+                trace.clear();
             }
-            Detector::Mouth { armed, open_since } => {
+            Detector::Mouth {
+                armed,
+                open_since,
+                rising,
+                reached_open,
+            } => {
                 *armed = false;
                 *open_since = None;
+                rising.clear();
+                *reached_open = false;
             }
             Detector::Pose { since } => *since = None,
         }
@@ -476,11 +529,13 @@ impl Detector {
         base: &Baseline,
         now: Duration,
         th: &Thresholds,
+        required_mid: usize,
     ) -> Progress {
         match self {
             Detector::Blink {
                 armed,
                 closed_since,
+                trace,
             } => {
                 let reference = base.ear.max(th.blink_min_base_ear);
                 let closed = (th.blink_closed_ratio * reference).min(reference - th.blink_min_drop);
@@ -488,6 +543,7 @@ impl Detector {
                 if !lt(s.yaw.abs(), th.blink_max_yaw) {
                     *armed = false;
                     *closed_since = None;
+                    trace.clear();
                 } else if m.ear >= reopened {
                     let was_closed = closed_since.take();
                     let counted = *armed
@@ -496,21 +552,48 @@ impl Detector {
                             d >= th.blink_min_duration && d <= th.blink_max_duration
                         });
                     *armed = true;
+                    let mid = mid_frames(trace, closed, reopened);
+                    trace.clear();
                     if counted {
-                        return Progress::Done;
+                        return if mid >= required_mid {
+                            Progress::Done
+                        } else {
+                            Progress::Abrupt
+                        };
                     }
-                } else if m.ear <= closed && *armed {
-                    let c = *closed_since.get_or_insert(now);
-                    if now.saturating_sub(c) > th.blink_max_duration {
-                        // Resting eyes, not a blink: reopen to try again.
-                        *armed = false;
-                        *closed_since = None;
+                } else {
+                    if trace.len() < TRACE_MAX {
+                        trace.push(m.ear);
+                    }
+                    if m.ear <= closed && *armed {
+                        let c = *closed_since.get_or_insert(now);
+                        if now.saturating_sub(c) > th.blink_max_duration {
+                            // Resting eyes, not a blink: reopen to try again.
+                            *armed = false;
+                            *closed_since = None;
+                            trace.clear();
+                        }
                     }
                 }
                 Progress::Nothing
             }
-            Detector::Mouth { armed, open_since } => {
+            Detector::Mouth {
+                armed,
+                open_since,
+                rising,
+                reached_open,
+            } => {
                 let (open, closed) = mouth_levels(base, th);
+                // The raw MARs on the way up (the detector itself runs on the
+                // running median, which would hide a jump's shape).
+                if m.mar <= closed {
+                    rising.clear();
+                    *reached_open = false;
+                } else if m.mar >= open {
+                    *reached_open = true;
+                } else if !*reached_open && rising.len() < TRACE_MAX {
+                    rising.push(m.mar);
+                }
                 if s.mar <= closed {
                     *armed = true;
                     *open_since = None;
@@ -518,7 +601,13 @@ impl Detector {
                     if *armed {
                         let o = *open_since.get_or_insert(now);
                         if now.saturating_sub(o) >= th.mouth_min_open_duration {
-                            return Progress::Done;
+                            if mid_frames(rising, closed, open) >= required_mid {
+                                return Progress::Done;
+                            }
+                            // Close the mouth and open it again.
+                            *armed = false;
+                            *open_since = None;
+                            return Progress::Abrupt;
                         }
                     }
                 } else {
@@ -615,6 +704,14 @@ pub struct Liveness {
     /// A sample is due at the next neutral frame because the face was lost.
     reacquire_pending: bool,
     ever_face: bool,
+    /// The camera's frame intervals (for the transition check).
+    intervals: FrameIntervals,
+    /// The last usable face and its time (for the continuity check).
+    prev_face: Option<(Duration, FaceInput)>,
+    checks: CheckCounts,
+    /// During the current action: an abrupt transition / a cut was seen.
+    abrupt_in_action: bool,
+    cut_in_action: bool,
     outcome: Option<Outcome>,
 }
 
@@ -641,6 +738,11 @@ impl Liveness {
             face_lost: false,
             reacquire_pending: false,
             ever_face: false,
+            intervals: FrameIntervals::default(),
+            prev_face: None,
+            checks: CheckCounts::default(),
+            abrupt_in_action: false,
+            cut_in_action: false,
             outcome: None,
         }
     }
@@ -735,7 +837,11 @@ impl Liveness {
         if self.outcome.is_some() {
             return events;
         }
+        let first_frame = self.start.is_none();
         let start = *self.start.get_or_insert(input.t);
+        if !first_frame && input.t > self.now {
+            self.intervals.push(input.t.saturating_sub(self.now));
+        }
         let dt = if input.t > self.now {
             input.t.saturating_sub(self.now).min(MAX_FRAME_GAP)
         } else {
@@ -768,9 +874,32 @@ impl Liveness {
         self.update_hint(problem, now, &mut events);
 
         let frame = measures.zip(smoothed);
+        let cut = match (&frame, input.face) {
+            (Some(_), Some(face)) => {
+                let th = &self.params.thresholds;
+                let cut = self
+                    .prev_face
+                    .is_some_and(|(t, prev)| is_cut(&prev, &face, input.t.saturating_sub(t), th));
+                self.prev_face = Some((input.t, face));
+                cut
+            }
+            _ => {
+                self.prev_face = None;
+                false
+            }
+        };
         match frame {
             Some(_) => {
                 self.ever_face = true;
+                if cut && self.baseline.is_some() {
+                    // Another picture, not a movement: as if the face had
+                    // been lost and found again.
+                    self.checks.cuts = self.checks.cuts.saturating_add(1);
+                    self.face_lost = true;
+                    if matches!(self.phase, Phase::Action { .. }) {
+                        self.cut_in_action = true;
+                    }
+                }
                 if self.face_lost {
                     self.face_lost = false;
                     self.reacquire_pending = true;
@@ -955,6 +1084,7 @@ impl Liveness {
                     clock = clock.saturating_add(dt);
                 }
                 let action = self.plan.actions.get(index).copied();
+                let required_mid = self.required_mid_frames();
                 let mut next = None;
                 if let (Some(action), Some((m, s)), Some(base)) = (action, frame, self.baseline) {
                     if self.reacquire_pending && is_neutral_pose(&s, &base, &th) {
@@ -964,7 +1094,7 @@ impl Liveness {
                             return;
                         }
                     }
-                    match detector.update(action, &m, &s, &base, now, &th) {
+                    match detector.update(action, &m, &s, &base, now, &th, required_mid) {
                         Progress::Nothing => {}
                         Progress::Done => {
                             if let Some(timing) = self.timings.get_mut(index) {
@@ -984,6 +1114,11 @@ impl Liveness {
                             self.fail(FailReason::PlanarMotion, Some(action), out);
                             return;
                         }
+                        Progress::Abrupt => {
+                            self.checks.abrupt_transitions =
+                                self.checks.abrupt_transitions.saturating_add(1);
+                            self.abrupt_in_action = true;
+                        }
                     }
                 }
                 if self.outcome.is_some() {
@@ -992,7 +1127,8 @@ impl Liveness {
                 match next {
                     Some(p) => p,
                     None if clock >= self.params.action_timeout => {
-                        self.fail(FailReason::ActionTimeout, action, out);
+                        let reason = self.action_failure(FailReason::ActionTimeout);
+                        self.fail(reason, action, out);
                         return;
                     }
                     None => Phase::Action {
@@ -1052,10 +1188,35 @@ impl Liveness {
         };
     }
 
+    /// Middle-band frames a real blink or mouth opening shows at the
+    /// camera's measured rate ([`checks::required_mid_frames`]).
+    fn required_mid_frames(&self) -> usize {
+        let th = &self.params.thresholds;
+        required_mid_frames(
+            self.intervals.median(),
+            th.transition_min_mid_time,
+            th.transition_max_required,
+        )
+    }
+
+    /// Why the current action ran out of time: a physical check that saw
+    /// the attempt, or else `plain`.
+    fn action_failure(&self, plain: FailReason) -> FailReason {
+        if self.abrupt_in_action {
+            FailReason::AbruptTransition
+        } else if self.cut_in_action {
+            FailReason::Discontinuity
+        } else {
+            plain
+        }
+    }
+
     fn start_action(&mut self, index: usize, now: Duration, out: &mut Vec<LivenessEvent>) -> Phase {
         let Some(&action) = self.plan.actions.get(index) else {
             return Phase::Closing { since: now };
         };
+        self.abrupt_in_action = false;
+        self.cut_in_action = false;
         self.timings.push(ActionTiming {
             action,
             started: now,
@@ -1111,7 +1272,10 @@ impl Liveness {
     fn time_out(&mut self, out: &mut Vec<LivenessEvent>) {
         let (reason, action) = match &self.phase {
             Phase::Baseline { .. } if !self.ever_face => (FailReason::NoFace, None),
-            Phase::Action { .. } => (FailReason::Timeout, self.current_action().map(|(_, a)| a)),
+            Phase::Action { .. } => (
+                self.action_failure(FailReason::Timeout),
+                self.current_action().map(|(_, a)| a),
+            ),
             Phase::Closing { .. } => (FailReason::SampleFault, None),
             _ => (FailReason::Timeout, None),
         };
@@ -1138,6 +1302,11 @@ impl Liveness {
             baseline: self.baseline,
             samples: self.samples.clone(),
             pad_mean: self.pad_mean(),
+            checks: CheckCounts {
+                mid_frames_required: u32::try_from(self.required_mid_frames()).unwrap_or(u32::MAX),
+                frame_interval: self.intervals.median(),
+                ..self.checks
+            },
             finished_at: self.now,
         };
         let outcome = make(evidence);

@@ -125,6 +125,42 @@ pub const POSE_HOLD_DURATION: Duration = Duration::from_millis(200);
 /// than a factor two for flat or small noses.
 pub const PLANAR_NOSE_GAIN: f32 = 0.5;
 
+// ---------------------------------------------------------------- transition and continuity
+
+/// Transition check ([`super::checks::mid_frames`]): the shortest time a
+/// real blink or mouth opening spends between the detector's levels; a blink
+/// or opening must show ⌊this / frame interval⌋ frames there, at most
+/// [`TRANSITION_MAX_REQUIRED`]. Measured with `lifecert analyze` at the
+/// kiosk's own levels: blinks close within a frame (42–84 ms) and reopen in
+/// 84–125 ms; every blink and mouth opening of the live clips at 24–30 fps has
+/// at least one frame between the levels (blinks mostly on the reopening
+/// side). With frames dropped to 20 / 15 / 10 fps, 6 / 12 / 35 % of blinks
+/// and 12 / 25 % (20 / 15 fps) of mouth openings have none. 45 ms therefore
+/// asks for one frame from 22.2 fps up (24 and 30 fps cameras) and none below,
+/// where the check cannot tell a swap from a fast blink. A hard photo swap
+/// shows none at any rate (24 of 24 generated swap events at 30 fps).
+pub const TRANSITION_MIN_MID_TIME: Duration = Duration::from_millis(45);
+/// At most this many frames between the levels are asked for: 2 would reject
+/// 3 of 8 live blinks at 24 fps; faster cameras have not been measured.
+pub const TRANSITION_MAX_REQUIRED: usize = 1;
+/// Continuity check ([`super::checks::is_cut`]): only frames at most this far
+/// apart are compared (a stalled camera is not a cut).
+pub const CUT_MAX_GAP: Duration = Duration::from_millis(250);
+/// A cut moves the face-box centre more than this many face heights between
+/// two frames (either axis, in frame fractions over the face height).
+/// Largest frame-to-frame changes measured on the live clips (centre, height
+/// factor, roll): 24–33 fps clips ≤ 0.046 / 1.06 / 3.9°; the head-pose GIF
+/// (turns and nods at 10 fps) 0.10 / 1.07 / 8.9°. Swaps between two
+/// different stills of one person, as taken: 0.22–0.88 / 1.13–1.33 /
+/// 7.6–8.3°. Roll cannot tell them apart, so its limit only catches a flipped
+/// or rotated picture; photos aligned to each other (or two frames of one
+/// video) are not cuts at all and are left to the transition check.
+pub const CUT_MAX_CENTRE_JUMP: f32 = 0.15;
+/// A cut changes the face-box height by more than this factor.
+pub const CUT_MAX_SIZE_RATIO: f32 = 1.12;
+/// A cut changes the roll by more than this (degrees).
+pub const CUT_MAX_ROLL_JUMP: f32 = 15.0;
+
 // ---------------------------------------------------------------- neutral
 
 /// Back to neutral: |Δyaw| at most this (degrees), half a turn.
@@ -215,6 +251,12 @@ pub struct Thresholds {
     pub nod_max_yaw_delta: f32,
     pub pose_hold_duration: Duration,
     pub planar_nose_gain: f32,
+    pub transition_min_mid_time: Duration,
+    pub transition_max_required: usize,
+    pub cut_max_gap: Duration,
+    pub cut_max_centre_jump: f32,
+    pub cut_max_size_ratio: f32,
+    pub cut_max_roll_jump: f32,
     pub neutral_return_yaw: f32,
     pub neutral_return_pitch: f32,
     pub neutral_min_duration: Duration,
@@ -254,6 +296,12 @@ impl Default for Thresholds {
             nod_max_yaw_delta: NOD_MAX_YAW_DELTA,
             pose_hold_duration: POSE_HOLD_DURATION,
             planar_nose_gain: PLANAR_NOSE_GAIN,
+            transition_min_mid_time: TRANSITION_MIN_MID_TIME,
+            transition_max_required: TRANSITION_MAX_REQUIRED,
+            cut_max_gap: CUT_MAX_GAP,
+            cut_max_centre_jump: CUT_MAX_CENTRE_JUMP,
+            cut_max_size_ratio: CUT_MAX_SIZE_RATIO,
+            cut_max_roll_jump: CUT_MAX_ROLL_JUMP,
             neutral_return_yaw: NEUTRAL_RETURN_YAW,
             neutral_return_pitch: NEUTRAL_RETURN_PITCH,
             neutral_min_duration: NEUTRAL_MIN_DURATION,
