@@ -34,7 +34,7 @@ ensure_packages "${BUILD_PACKAGES[@]}" "${RUNTIME_PACKAGES[@]}" "${SMOKE_PACKAGE
 ensure_models
 echo "==> the shipped build: ${SHIPPED_BUILD[*]}"
 build_shipped
-bin=$PWD/target/release
+bin=${CARGO_TARGET_DIR:-$PWD/target}/release
 
 work=$(mktemp -d)
 cleanup() {
