@@ -524,8 +524,7 @@ impl Detector {
     fn update(
         &mut self,
         action: Action,
-        m: &Measures,
-        s: &Smoothed,
+        (m, s): (&Measures, &Smoothed),
         base: &Baseline,
         now: Duration,
         th: &Thresholds,
@@ -1094,7 +1093,7 @@ impl Liveness {
                             return;
                         }
                     }
-                    match detector.update(action, &m, &s, &base, now, &th, required_mid) {
+                    match detector.update(action, (&m, &s), &base, now, &th, required_mid) {
                         Progress::Nothing => {}
                         Progress::Done => {
                             if let Some(timing) = self.timings.get_mut(index) {
