@@ -47,18 +47,17 @@ if [ "$(stat -c %U /var/lib/lifecert-kiosk/device.key 2>&1)" = lifecert ]; then 
 
 # The packaged server answers in both protocols a client can negotiate by
 # ALPN: HTTP/2 (every browser) and HTTP/1.1 (the kiosk's client). curl is a
-# test tool the install test adds to the root.
+# test tool the install test adds to the root. (The packaged config has no
+# admin password yet, so the admin pages are off: /admin/login is a 404.)
 for proto in http2 http1.1; do
   want=1.1; [ "$proto" = http2 ] && want=2
-  for path in /v1/openapi.json /admin/login; do
-    got=$(curl -sS --max-time 20 --cacert /etc/lifecert/selftest-ca.pem --"$proto" -o /dev/null \
-      -w '%{http_version} %{http_code}' "https://localhost:8443$path" 2>>/root/selftest.err)
-    if [ "$got" = "$want 200" ]; then
-      ok "packaged server: curl --$proto $path answers 200 over HTTP/$want"
-    else
-      nok "packaged server: curl --$proto $path answers 200 over HTTP/$want (got '$got')"
-    fi
-  done
+  got=$(curl -sS --max-time 20 --cacert /etc/lifecert/selftest-ca.pem --"$proto" -o /dev/null \
+    -w '%{http_version} %{http_code}' https://localhost:8443/v1/openapi.json 2>>/root/selftest.err)
+  if [ "$got" = "$want 200" ]; then
+    ok "packaged server: curl --$proto /v1/openapi.json answers 200 over HTTP/$want"
+  else
+    nok "packaged server: curl --$proto /v1/openapi.json answers 200 over HTTP/$want (got '$got')"
+  fi
 done
 
 # ProtectSystem=strict and friends, as seen by the server process.
