@@ -150,10 +150,15 @@ def main():
     return 1 if failures else 0
 
 
-def protocol(d):
-    return d.script(
+def check_h2(d, what):
+    """The page now shown came over HTTP/2 (the navigation's nextHopProtocol)."""
+    proto = d.script(
         "const e = performance.getEntriesByType('navigation')[0];"
         "return e ? e.nextHopProtocol : '';")
+    if proto == "h2":
+        ok(f"{what} over HTTP/2 (nextHopProtocol h2)")
+    else:
+        nok(f"{what} over HTTP/2 (nextHopProtocol {proto!r})")
 
 
 def run(d, base_url, password):
@@ -169,11 +174,7 @@ def run(d, base_url, password):
     except WebDriverError as e:
         nok(f"the login page has its password field: {e}; title {d.s('GET', '/title')!r}")
         return
-    proto = protocol(d)
-    if proto == "h2":
-        ok("Chromium fetched the login page over HTTP/2 (nextHopProtocol h2)")
-    else:
-        nok(f"Chromium fetched the login page over HTTP/2 (nextHopProtocol {proto!r})")
+    check_h2(d, "Chromium fetched the login page")
 
     field = d.find("#password")
     d.s("POST", f"/element/{field}/value", {"text": password})
@@ -194,11 +195,7 @@ def run(d, base_url, password):
     except WebDriverError as e:
         nok(f"the login succeeds: no dashboard at {url}: {e}")
         return
-    proto = protocol(d)
-    if proto == "h2":
-        ok("the dashboard came over HTTP/2 too")
-    else:
-        nok(f"the dashboard came over HTTP/2 (nextHopProtocol {proto!r})")
+    check_h2(d, "the dashboard came")
 
 
 if __name__ == "__main__":

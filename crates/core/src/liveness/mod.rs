@@ -495,30 +495,13 @@ impl Detector {
         }
     }
 
+    /// Back to the start of the same action's detector.
     fn reset(&mut self) {
-        match self {
-            Detector::Blink {
-                armed,
-                closed_since,
-                trace,
-            } => {
-                *armed = false;
-                *closed_since = None;
-                trace.clear();
-            }
-            Detector::Mouth {
-                armed,
-                open_since,
-                rising,
-                reached_open,
-            } => {
-                *armed = false;
-                *open_since = None;
-                rising.clear();
-                *reached_open = false;
-            }
-            Detector::Pose { since } => *since = None,
-        }
+        *self = match self {
+            Detector::Blink { .. } => Detector::new(Action::Blink),
+            Detector::Mouth { .. } => Detector::new(Action::OpenMouth),
+            Detector::Pose { .. } => Detector::Pose { since: None },
+        };
     }
 
     fn update(
