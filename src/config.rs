@@ -29,7 +29,7 @@ pub use pin::{
 };
 pub use raw::RawConfig;
 pub use types::{
-    AudioConfig, BAUD_RATES, CameraConfig, CameraSource, DeviceConfig, DisplayConfig,
+    AudioConfig, BAUD_RATES, CameraConfig, CameraSource, CameraTrust, DeviceConfig, DisplayConfig,
     LivenessConfig, Locale, MatchingConfig, PeripheralsConfig, SLOW_PACING_FACTOR,
     SerialDeviceConfig, SerialPort, ServerConfig, SessionConfig, StorageConfig, VisionConfig,
 };
@@ -200,6 +200,13 @@ impl Config {
                  certifying real people",
                 path.display()
             ));
+        } else if self.camera.trust.allow_virtual {
+            out.push(
+                "camera.allow_virtual = true: virtual cameras (v4l2loopback, OBS Virtual Camera, \
+                 …) that can play any recording are accepted: for a lab or demo only, not for \
+                 certifying real people"
+                    .to_owned(),
+            );
         }
         for (key, dev) in [
             ("peripherals.card_reader", &self.peripherals.card_reader),
@@ -269,6 +276,10 @@ impl Config {
                 height: int(self.camera.height),
                 fps: int(self.camera.fps),
                 mirror: self.camera.mirror,
+                usb_vid: hex(self.camera.trust.usb_vid),
+                usb_pid: hex(self.camera.trust.usb_pid),
+                usb_serial: self.camera.trust.usb_serial.clone().unwrap_or_default(),
+                allow_virtual: self.camera.trust.allow_virtual,
             },
             vision: RawVision {
                 models_dir: opt_path(&self.vision.models_dir),
@@ -355,15 +366,33 @@ mod tests {
 
     #[test]
     fn to_raw_round_trips() {
+        // Windows cannot read a camera's serial number, so it refuses usb_serial.
+        let serial = if cfg!(windows) {
+            ""
+        } else {
+            "usb_serial = \"2F6E3C10\"\n"
+        };
         let config = Config::load_from(
-            "[server]\nurl = \"https://x.example\"\n[peripherals.printer]\nport = \"auto\"\n\
-             usb_vid = \"0x0416\"\n",
+            &format!(
+                "[server]\nurl = \"https://x.example\"\n[peripherals.printer]\nport = \"auto\"\n\
+                 usb_vid = \"0x0416\"\n[camera]\nusb_vid = \"0x046d\"\nusb_pid = \"0x0825\"\n\
+                 {serial}allow_virtual = true\n"
+            ),
             "t",
             env(),
         )
         .unwrap();
         let again = config.to_raw().validate_with_env(env()).unwrap();
         assert_eq!(again, config);
+        assert_eq!(config.camera.trust.usb_vid, Some(0x046d));
+        assert!(
+            config
+                .warnings()
+                .iter()
+                .any(|w| w.starts_with("camera.allow_virtual = true")),
+            "{:?}",
+            config.warnings()
+        );
     }
 
     #[test]

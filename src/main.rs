@@ -693,6 +693,14 @@ fn status(config_path: Option<&PathBuf>) -> anyhow::Result<ExitCode> {
         Some(dir) => println!("Logs:          {}", dir.display()),
         None => println!("Logs:          stderr only (the log directory is not usable)"),
     }
+    // The camera's identity and whether it passes the trusted-device check.
+    for (i, line) in lifecert::camera::trust::operator_report(&config.camera)
+        .iter()
+        .enumerate()
+    {
+        let label = if i == 0 { "Camera:" } else { "" };
+        println!("{label:<15}{line}");
+    }
     if let Some(moved) = &opened.quarantined {
         println!(
             "Store:         was corrupt; moved aside to {}",

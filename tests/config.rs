@@ -187,7 +187,10 @@ fn unknown_top_level_section() {
 fn unknown_nested_key() {
     let msg = error_of("[camera]\nfpss = 30\n");
     assert!(
-        msg.contains("unknown key `camera.fpss` (allowed: device, width, height, fps, mirror)"),
+        msg.contains(
+            "unknown key `camera.fpss` (allowed: device, width, height, fps, mirror, usb_vid, \
+             usb_pid, usb_serial, allow_virtual)"
+        ),
         "{msg}"
     );
 }
@@ -592,8 +595,9 @@ fn env_override_with_unknown_key_errors() {
     let msg = err.to_string();
     assert!(
         msg.contains(
-            "unknown key `camera.fpss` (allowed: device, width, height, fps, mirror) \
-             (set by environment variable LIFECERT__CAMERA__FPSS)"
+            "unknown key `camera.fpss` (allowed: device, width, height, fps, mirror, usb_vid, \
+             usb_pid, usb_serial, allow_virtual) (set by environment variable \
+             LIFECERT__CAMERA__FPSS)"
         ),
         "{msg}"
     );

@@ -20,7 +20,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::{CameraError, FrameSource, Pacing, TimedFrame, open_configured};
+use super::{CameraError, FrameSource, Pacing, TimedFrame, open_camera};
 use crate::config::{CameraConfig, CameraSource};
 
 /// Default interval between attempts to reopen a failed live camera.
@@ -335,22 +335,15 @@ impl CaptureThread {
     }
 
     /// Starts capturing from the `[camera]` configuration: the source is
-    /// opened on the capture thread with [`open_configured`].
+    /// opened on the capture thread with [`open_camera`] (live cameras are
+    /// checked against the section's binding).
     pub fn spawn_configured(
         config: &CameraConfig,
         pacing: Pacing,
         options: CaptureOptions,
     ) -> Result<CaptureThread, CameraError> {
-        let (source, width, height, fps) = (
-            config.source.clone(),
-            config.width,
-            config.height,
-            config.fps,
-        );
-        CaptureThread::spawn(
-            move || open_configured(&source, width, height, fps, pacing),
-            options,
-        )
+        let config = config.clone();
+        CaptureThread::spawn(move || open_camera(&config, pacing), options)
     }
 
     /// A handle for reading events (also usable from other threads).

@@ -70,6 +70,11 @@ pub enum CameraError {
     )]
     PermissionDenied { device: String, reason: String },
 
+    /// The camera is virtual, or not the one the kiosk is bound to
+    /// (see [`super::trust`]). The message names the device and what to do.
+    #[error(transparent)]
+    Untrusted(#[from] super::trust::UntrustedCamera),
+
     /// The camera could not be opened.
     #[error(
         "cannot open camera {device}: {reason}; check that the camera is plugged in (USB \

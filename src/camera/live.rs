@@ -3,6 +3,10 @@
 //! `nokhwa::Camera` is `!Send`: open a [`LiveCamera`] on the thread that
 //! reads it (see [`super::CaptureThread`]). The camera is switched off
 //! (stream stopped, device closed) when the `LiveCamera` is dropped.
+//!
+//! Before streaming, the camera must pass the trusted-device check
+//! ([`super::trust`]): on Linux from sysfs before the device is opened, on
+//! Windows from Media Foundation's name and symbolic link once it is.
 
 use std::time::Instant;
 
@@ -14,7 +18,9 @@ use nokhwa::utils::{
 use nokhwa::{Buffer, Camera, FormatDecoder};
 
 use super::mode::{CaptureMode, PixelKind, choose_mode};
+use super::trust::{self, CaptureDeviceIdentity, IdentityError};
 use super::{CameraError, FrameSource, TimedFrame};
+use crate::config::CameraTrust;
 
 /// After this many undecodable frames in a row the camera counts as failed.
 const MAX_BAD_FRAMES_IN_A_ROW: u32 = 30;
@@ -97,6 +103,52 @@ pub fn camera_names() -> Result<Vec<String>, CameraError> {
         .collect())
 }
 
+/// The identity of Media Foundation camera `index` (Windows), from the camera list.
+pub fn msmf_identity(index: u32) -> Option<CaptureDeviceIdentity> {
+    let cameras = list_cameras().ok()?;
+    let info = cameras
+        .iter()
+        .find(|c| *c.index() == CameraIndex::Index(index))?;
+    Some(trust::identify_msmf(
+        &format!("msmf:{index}"),
+        &info.human_name(),
+        &info.misc(),
+    ))
+}
+
+/// Applies a trust verdict: logs it, remembers a refusal for the health
+/// check, and turns a refusal into an error.
+fn admit(
+    device: &str,
+    verdict: Result<Option<CaptureDeviceIdentity>, trust::UntrustedCamera>,
+) -> Result<(), CameraError> {
+    trust::record_verdict(&verdict, device);
+    verdict.map(|_| ()).map_err(CameraError::from)
+}
+
+/// The Linux check, from sysfs, before the device is opened.
+fn check_v4l(device: &str, index: &CameraIndex, trust: &CameraTrust) -> Result<(), CameraError> {
+    let node = match index {
+        CameraIndex::Index(i) => format!("video{i}"),
+        CameraIndex::String(s) => s.trim_start_matches("/dev/").to_owned(),
+    };
+    let identified = trust::identify_v4l(std::path::Path::new(trust::SYSFS_ROOT), &node);
+    let lab = trust.allow_virtual && !trust.is_bound();
+    if let Err(e @ IdentityError::NoSuchNode { .. }) = &identified
+        && !lab
+    {
+        // Not connected: the usual open error, not a trust fault.
+        return Err(CameraError::Open {
+            device: device.to_owned(),
+            reason: e.to_string(),
+        });
+    }
+    admit(
+        device,
+        trust::judge(&format!("/dev/{node}"), identified, trust),
+    )
+}
+
 fn resolve(device: &str, selector: &Selector) -> Result<CameraIndex, CameraError> {
     match selector {
         Selector::Index(i) => Ok(CameraIndex::Index(*i)),
@@ -150,18 +202,30 @@ pub struct LiveCamera {
 
 impl LiveCamera {
     /// Opens the camera `selector` (`device` is the configured string, for
-    /// messages), negotiates the mode closest to `wanted` and starts streaming.
+    /// messages), checks that it is a real capture device matching `trust`
+    /// ([`CameraError::Untrusted`] if not), negotiates the mode closest to
+    /// `wanted` and starts streaming.
     pub fn open(
         device: &str,
         selector: &Selector,
         wanted: CaptureMode,
+        trust: &CameraTrust,
     ) -> Result<LiveCamera, CameraError> {
         let index = resolve(device, selector)?;
+        if cfg!(target_os = "linux") {
+            check_v4l(device, &index, trust)?;
+        }
         let open_failed = |e: nokhwa::NokhwaError| CameraError::open_failed(device, e.to_string());
         let any_format = || RequestedFormat::new::<RgbFormat>(RequestedFormatType::None);
         // Open with any RGB-decodable format and list the modes; nokhwa's
         // `Closest` fails unless the requested resolution exists exactly.
         let mut camera = Camera::new(index.clone(), any_format()).map_err(open_failed)?;
+        if !cfg!(target_os = "linux") {
+            // Media Foundation: name and symbolic link, known once the device is open.
+            let info = camera.info();
+            let identity = trust::identify_msmf(device, &info.human_name(), &info.misc());
+            admit(device, trust::judge(device, Ok(identity), trust))?;
+        }
         let offered: Vec<CameraFormat> = camera
             .compatible_camera_formats()
             .map_err(open_failed)?

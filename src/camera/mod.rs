@@ -9,7 +9,11 @@
 //!   directory of images, a GIF, a single still (optionally repeated as a
 //!   video) or any video file `ffmpeg` can decode. Their timestamps come from
 //!   the file; [`Pacing`] decides whether they are delivered in real time.
-//! * [`open_configured`] maps `camera.device` (`v4l:0`, `replay:PATH`, …) to a source.
+//! * [`open_configured`] maps `camera.device` (`v4l:0`, `replay:PATH`, …) to a source;
+//!   [`open_camera`] does the same for a whole `[camera]` section.
+//! * Before a live camera streams, [`trust`] checks that it is a real capture
+//!   device (not v4l2loopback, OBS Virtual Camera, …) and the one the kiosk is
+//!   bound to (`camera.usb_vid` / `usb_pid` / `usb_serial`).
 //!
 //! Raw frames never touch disk.
 
@@ -19,6 +23,7 @@ mod error;
 pub mod live;
 pub mod mode;
 pub mod replay;
+pub mod trust;
 pub mod video;
 
 use std::path::Path;
@@ -32,7 +37,7 @@ pub use mode::{CaptureMode, PixelKind, choose_mode};
 pub use replay::{GifSource, ImageDirSource, Looping, Paced, StillImageSource, StillRepeat};
 pub use video::{VideoFileSource, VideoInfo};
 
-use crate::config::CameraSource;
+use crate::config::{CameraConfig, CameraSource, CameraTrust};
 
 /// One frame with its place in the stream.
 #[derive(Debug, Clone, PartialEq)]
@@ -203,7 +208,8 @@ pub fn open_replay_with(
 ///
 /// Live cameras negotiate the closest mode to `width`×`height` at `fps`;
 /// recordings ignore those and use `pacing`. Without the `camera-nokhwa`
-/// feature, live sources return [`CameraError::NoCameraSupport`].
+/// feature, live sources return [`CameraError::NoCameraSupport`]. A live
+/// camera must be a real capture device ([`trust`], with no USB binding).
 pub fn open_configured(
     source: &CameraSource,
     width: u32,
@@ -217,10 +223,35 @@ pub fn open_configured(
         fps,
         kind: PixelKind::Mjpeg,
     };
+    open_source(source, wanted, pacing, &CameraTrust::default())
+}
+
+/// Opens the camera of a `[camera]` section: [`open_configured`], with the
+/// section's binding to one physical camera (`usb_vid`, `usb_pid`,
+/// `usb_serial`, `allow_virtual`).
+pub fn open_camera(
+    config: &CameraConfig,
+    pacing: Pacing,
+) -> Result<Box<dyn FrameSource>, CameraError> {
+    let wanted = CaptureMode {
+        width: config.width,
+        height: config.height,
+        fps: config.fps,
+        kind: PixelKind::Mjpeg,
+    };
+    open_source(&config.source, wanted, pacing, &config.trust)
+}
+
+fn open_source(
+    source: &CameraSource,
+    wanted: CaptureMode,
+    pacing: Pacing,
+    trust: &CameraTrust,
+) -> Result<Box<dyn FrameSource>, CameraError> {
     match source {
         CameraSource::Replay(path) => open_replay(path, pacing),
         CameraSource::V4lIndex(_) | CameraSource::V4lName(_) | CameraSource::Msmf(_) => {
-            open_live(source, wanted)
+            open_live(source, wanted, trust)
         }
     }
 }
@@ -229,6 +260,7 @@ pub fn open_configured(
 fn open_live(
     source: &CameraSource,
     wanted: CaptureMode,
+    trust: &CameraTrust,
 ) -> Result<Box<dyn FrameSource>, CameraError> {
     let device = source.to_string();
     let selector = match source {
@@ -253,7 +285,7 @@ fn open_live(
         CameraSource::Replay(path) => return open_replay(path, Pacing::RealTime),
     };
     Ok(Box::new(live::LiveCamera::open(
-        &device, &selector, wanted,
+        &device, &selector, wanted, trust,
     )?))
 }
 
@@ -261,6 +293,7 @@ fn open_live(
 fn open_live(
     source: &CameraSource,
     _wanted: CaptureMode,
+    _trust: &CameraTrust,
 ) -> Result<Box<dyn FrameSource>, CameraError> {
     Err(CameraError::NoCameraSupport {
         device: source.to_string(),

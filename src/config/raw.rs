@@ -58,6 +58,12 @@ pub(crate) struct RawCamera {
     pub height: i64,
     pub fps: i64,
     pub mirror: bool,
+    #[serde(deserialize_with = "string_or_integer")]
+    pub usb_vid: String,
+    #[serde(deserialize_with = "string_or_integer")]
+    pub usb_pid: String,
+    pub usb_serial: String,
+    pub allow_virtual: bool,
 }
 
 impl Default for RawCamera {
@@ -68,6 +74,10 @@ impl Default for RawCamera {
             height: 480,
             fps: 30,
             mirror: true,
+            usb_vid: String::new(),
+            usb_pid: String::new(),
+            usb_serial: String::new(),
+            allow_virtual: false,
         }
     }
 }
@@ -416,5 +426,8 @@ mod tests {
             RawConfig::from_table(&table("[peripherals.printer]\nusb_vid = 0x0416\n"));
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(raw.unwrap().peripherals.printer.usb_vid, "0x0416");
+        let (raw, problems) = RawConfig::from_table(&table("[camera]\nusb_pid = 0x0825\n"));
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(raw.unwrap().camera.usb_pid, "0x0825");
     }
 }

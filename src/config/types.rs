@@ -100,6 +100,29 @@ pub struct CameraConfig {
     pub fps: u32,
     /// Mirror the preview.
     pub mirror: bool,
+    /// Which physical camera may be used (see `crate::camera::trust`).
+    pub trust: CameraTrust,
+}
+
+/// `[camera]` `usb_vid` / `usb_pid` / `usb_serial` / `allow_virtual`: the
+/// kiosk's binding to one physical camera. Recordings are never checked.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CameraTrust {
+    /// The camera's USB vendor id; `None` = any.
+    pub usb_vid: Option<u16>,
+    /// The camera's USB product id; `None` = any.
+    pub usb_pid: Option<u16>,
+    /// The camera's USB serial number; `None` = any (Linux only).
+    pub usb_serial: Option<String>,
+    /// Accept virtual cameras (v4l2loopback, OBS …): a lab or demo only.
+    pub allow_virtual: bool,
+}
+
+impl CameraTrust {
+    /// Whether the kiosk is bound to particular USB ids or a serial.
+    pub fn is_bound(&self) -> bool {
+        self.usb_vid.is_some() || self.usb_pid.is_some() || self.usb_serial.is_some()
+    }
 }
 
 /// `[liveness]`.

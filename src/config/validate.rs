@@ -11,7 +11,7 @@ use super::error::{ConfigError, Problem, show_str};
 use super::pin::PinHash;
 use super::raw::RawConfig;
 use super::types::{
-    AudioConfig, BAUD_RATES, CameraConfig, CameraSource, DeviceConfig, DisplayConfig,
+    AudioConfig, BAUD_RATES, CameraConfig, CameraSource, CameraTrust, DeviceConfig, DisplayConfig,
     LivenessConfig, Locale, MatchingConfig, PeripheralsConfig, SerialDeviceConfig, SerialPort,
     ServerConfig, SessionConfig, StorageConfig, VisionConfig,
 };
@@ -185,6 +185,51 @@ impl Checker {
             height: self.uint("camera.height", c.height, 120, 2160),
             fps: self.uint("camera.fps", c.fps, 1, 60),
             mirror: c.mirror,
+            trust: CameraTrust {
+                usb_vid: self.usb_id("camera.usb_vid", &c.usb_vid),
+                usb_pid: self.usb_id("camera.usb_pid", &c.usb_pid),
+                usb_serial: self.usb_serial(&c.usb_serial),
+                allow_virtual: c.allow_virtual,
+            },
+        }
+    }
+
+    /// `camera.usb_serial`: `""` → `None`; otherwise the serial exactly as
+    /// the kernel reports it (printable, no surrounding spaces, ≤ 126 chars).
+    fn usb_serial(&mut self, value: &str) -> Option<String> {
+        const KEY: &str = "camera.usb_serial";
+        const MAX_CHARS: usize = 126; // a USB string descriptor holds at most 126 characters
+        if value.is_empty() {
+            return None;
+        }
+        let why = if cfg!(windows) {
+            Some(
+                "cannot be checked on Windows (Media Foundation does not report the serial \
+                 number); write \"\" and bind with camera.usb_vid and camera.usb_pid"
+                    .to_owned(),
+            )
+        } else if value.chars().count() > MAX_CHARS {
+            Some(format!(
+                "is longer than a USB serial number ({MAX_CHARS} characters)"
+            ))
+        } else if value.chars().any(char::is_control) || value.trim() != value {
+            Some("must not contain control characters or leading/trailing spaces".to_owned())
+        } else {
+            None
+        };
+        match why {
+            None => Some(value.to_owned()),
+            Some(why) => {
+                self.push(
+                    KEY,
+                    format!(
+                        "{KEY} = {}: {why}; copy the value `lifecert status` prints for the \
+                         connected camera, or \"\" for any",
+                        show_str(value)
+                    ),
+                );
+                None
+            }
         }
     }
 
@@ -324,11 +369,19 @@ impl Checker {
             }
             _ => {}
         }
+        // lsusb and sysfs write ids without the prefix: say what to write instead.
+        let bare_hex =
+            (1..=4).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_hexdigit());
+        let hint = if bare_hex {
+            format!(" (write \"0x{value}\")")
+        } else {
+            String::new()
+        };
         self.push(
             key,
             format!(
                 "{key} = {}: must be a hex USB id like \"0x0400\" (0x0000..=0xFFFF), or \"\" \
-                 for none",
+                 for none{hint}",
                 show_str(value)
             ),
         );
@@ -663,5 +716,73 @@ mod tests {
             keys,
             ["server.request_timeout_secs", "camera.fps", "device.id"]
         );
+    }
+
+    fn camera_problems(edit: impl FnOnce(&mut RawConfig)) -> (CameraTrust, Vec<String>) {
+        let mut raw = RawConfig::default();
+        edit(&mut raw);
+        let (config, problems) = raw.check(&HostEnv {
+            home: Some("/home/k".to_owned()),
+            ..HostEnv::default()
+        });
+        let messages = problems.into_iter().map(|p| p.message).collect();
+        (config.camera.trust, messages)
+    }
+
+    #[rstest::rstest]
+    #[case::vid_pid("0x046d", "0x0825", "", Some(0x046d), Some(0x0825), None)]
+    #[case::upper_case("0X046D", "", "", Some(0x046d), None, None)]
+    #[case::serial("0x046d", "", "2F6E3C10", Some(0x046d), None, Some("2F6E3C10"))]
+    #[case::unbound("", "", "", None, None, None)]
+    fn camera_bindings_parse(
+        #[case] vid: &str,
+        #[case] pid: &str,
+        #[case] serial: &str,
+        #[case] want_vid: Option<u16>,
+        #[case] want_pid: Option<u16>,
+        #[case] want_serial: Option<&str>,
+    ) {
+        if cfg!(windows) && !serial.is_empty() {
+            return;
+        }
+        let (trust, problems) = camera_problems(|raw| {
+            raw.camera.usb_vid = vid.into();
+            raw.camera.usb_pid = pid.into();
+            raw.camera.usb_serial = serial.into();
+        });
+        assert_eq!(problems, Vec::<String>::new());
+        assert_eq!(
+            (trust.usb_vid, trust.usb_pid, trust.usb_serial.as_deref()),
+            (want_vid, want_pid, want_serial)
+        );
+        assert!(!trust.allow_virtual);
+    }
+
+    #[rstest::rstest]
+    #[case::bare_hex_vid(
+        |raw: &mut RawConfig| raw.camera.usb_vid = "046d".into(),
+        "camera.usb_vid = \"046d\": must be a hex USB id like \"0x0400\" (0x0000..=0xFFFF), \
+         or \"\" for none (write \"0x046d\")"
+    )]
+    #[case::word_pid(
+        |raw: &mut RawConfig| raw.camera.usb_pid = "logitech".into(),
+        "camera.usb_pid = \"logitech\": must be a hex USB id like \"0x0400\" (0x0000..=0xFFFF), \
+         or \"\" for none"
+    )]
+    #[case::padded_serial(
+        |raw: &mut RawConfig| raw.camera.usb_serial = " 2F6E3C10".into(),
+        "camera.usb_serial = \" 2F6E3C10\": must not contain control characters or \
+         leading/trailing spaces; copy the value `lifecert status` prints for the connected \
+         camera, or \"\" for any"
+    )]
+    fn camera_binding_errors_say_what_to_write(
+        #[case] edit: fn(&mut RawConfig),
+        #[case] message: &str,
+    ) {
+        if cfg!(windows) {
+            return;
+        }
+        let (_, problems) = camera_problems(edit);
+        assert_eq!(problems, [message]);
     }
 }

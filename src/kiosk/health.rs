@@ -11,7 +11,8 @@ use time::OffsetDateTime;
 use super::central::CentralSystem;
 use super::templates::TemplateStore;
 use super::{AppEvent, EventSink};
-use crate::config::{CameraSource, Config};
+use crate::camera::trust;
+use crate::config::{CameraSource, CameraTrust, Config};
 use crate::store::Store;
 
 /// The state of one part.
@@ -89,6 +90,10 @@ pub trait HealthProbe: Send {
 /// The real probe.
 pub struct SystemProbe {
     pub camera: CameraSource,
+    /// The camera binding (`camera.usb_vid` …, `allow_virtual`).
+    pub camera_trust: CameraTrust,
+    /// The last camera fault logged (each new one is logged once).
+    camera_fault_logged: Option<String>,
     pub models: Result<String, String>,
     pub store: Result<Store, String>,
     pub central: Arc<dyn CentralSystem>,
@@ -115,6 +120,8 @@ impl SystemProbe {
             .map_err(|e| e.to_string());
         SystemProbe {
             camera: config.camera.source.clone(),
+            camera_trust: config.camera.trust.clone(),
+            camera_fault_logged: None,
             models,
             store,
             central,
@@ -125,32 +132,21 @@ impl SystemProbe {
         }
     }
 
-    fn camera_state(&self) -> PartState {
-        match &self.camera {
-            CameraSource::Replay(path) => {
-                if path.exists() {
-                    PartState::Ok(format!("回放 {}", path.display()))
-                } else {
-                    PartState::Faulty(format!("找不到回放文件 {}", path.display()))
+    /// The camera's state; a new trust fault is logged once (in English).
+    fn camera_state(&mut self) -> PartState {
+        let sysfs = std::path::Path::new(trust::SYSFS_ROOT);
+        let (state, refusal) = camera_check(&self.camera, &self.camera_trust, sysfs);
+        let refusal = refusal.map(|r| r.to_string());
+        if refusal != self.camera_fault_logged {
+            match &refusal {
+                Some(why) => tracing::error!(camera = %self.camera, "camera out of service: {why}"),
+                None => {
+                    tracing::info!(camera = %self.camera, "camera passes the device check again")
                 }
             }
-            CameraSource::V4lIndex(i) if cfg!(target_os = "linux") => {
-                let dev = format!("/dev/video{i}");
-                if std::path::Path::new(&dev).exists() {
-                    PartState::Ok(dev)
-                } else {
-                    PartState::Faulty(format!("未连接（{dev} 不存在）"))
-                }
-            }
-            CameraSource::V4lName(name) if name.starts_with('/') => {
-                if std::path::Path::new(name).exists() {
-                    PartState::Ok(name.clone())
-                } else {
-                    PartState::Faulty(format!("未连接（{name} 不存在）"))
-                }
-            }
-            other => PartState::Ok(other.to_string()),
+            self.camera_fault_logged = refusal;
         }
+        state
     }
 
     fn device_state(device: Option<&DeviceState>) -> PartState {
@@ -243,6 +239,67 @@ impl HealthProbe for SystemProbe {
     }
 }
 
+/// The state of the configured camera while it is not in use: a recording
+/// must exist; a Linux camera must exist and pass the trusted-device check
+/// (read from `sysfs_root`); elsewhere the last refusal of the camera, if any
+/// ([`trust::last_refusal`]), keeps the fault.
+pub fn camera_part_state(
+    source: &CameraSource,
+    trust: &CameraTrust,
+    sysfs_root: &std::path::Path,
+) -> PartState {
+    camera_check(source, trust, sysfs_root).0
+}
+
+/// [`camera_part_state`] with the refusal behind a trust fault.
+fn camera_check(
+    source: &CameraSource,
+    trust: &CameraTrust,
+    sysfs_root: &std::path::Path,
+) -> (PartState, Option<trust::UntrustedCamera>) {
+    let exists = |dev: &str| std::path::Path::new(dev).exists();
+    let missing = |dev: &str| (PartState::Faulty(format!("未连接（{dev} 不存在）")), None);
+    match source {
+        CameraSource::Replay(path) if path.exists() => {
+            return (PartState::Ok(format!("回放 {}", path.display())), None);
+        }
+        CameraSource::Replay(path) => {
+            let why = format!("找不到回放文件 {}", path.display());
+            return (PartState::Faulty(why), None);
+        }
+        CameraSource::V4lIndex(i) if cfg!(target_os = "linux") => {
+            let dev = format!("/dev/video{i}");
+            if !exists(&dev) {
+                return missing(&dev);
+            }
+        }
+        CameraSource::V4lName(name) if name.starts_with('/') && !exists(name) => {
+            return missing(name);
+        }
+        _ => {}
+    }
+    let verdict = if cfg!(target_os = "linux") {
+        trust::linux_verdict(sysfs_root, source, trust)
+    } else {
+        None
+    };
+    let verdict = verdict.unwrap_or_else(|| trust::last_refusal().map_or(Ok(None), Err));
+    match verdict {
+        Ok(Some(id)) => {
+            let text = match &id.usb {
+                Some(usb) => format!(
+                    "{}（USB {:04x}:{:04x}）",
+                    id.device, usb.vendor, usb.product
+                ),
+                None => id.device,
+            };
+            (PartState::Ok(text), None)
+        }
+        Ok(None) => (PartState::Ok(source.to_string()), None),
+        Err(refusal) => (PartState::Faulty(refusal.staff_message()), Some(refusal)),
+    }
+}
+
 /// A probe whose answers the test sets.
 #[derive(Clone, Default)]
 pub struct FakeProbe {
@@ -300,4 +357,85 @@ pub fn spawn(
         })
         .map(|_| ())
         .map_err(|e| format!("cannot start the health thread: {e}"))
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    /// A fake sysfs with a USB camera (video0) and an OBS loopback (video2).
+    fn sysfs() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let node = |node: &str, at: &std::path::Path, name: &str| {
+            std::fs::create_dir_all(at).unwrap();
+            std::fs::write(at.join("name"), name).unwrap();
+            std::fs::create_dir_all(root.join("class/video4linux")).unwrap();
+            symlink(at, root.join("class/video4linux").join(node)).unwrap();
+        };
+        let usb = root.join("devices/pci0000:00/0000:00:14.0/usb1/1-2");
+        let dev = usb.join("1-2:1.0/video4linux/video0");
+        node("video0", &dev, "C270 HD WEBCAM\n");
+        symlink(usb.join("1-2:1.0"), dev.join("device")).unwrap();
+        std::fs::write(usb.join("idVendor"), "046d\n").unwrap();
+        std::fs::write(usb.join("idProduct"), "0825\n").unwrap();
+        node(
+            "video2",
+            &root.join("devices/virtual/video4linux/video2"),
+            "OBS Virtual Camera\n",
+        );
+        dir
+    }
+
+    #[test]
+    fn virtual_or_unbound_cameras_are_out_of_service() {
+        if !cfg!(target_os = "linux") {
+            return;
+        }
+        let dir = sysfs();
+        let by_name = |name: &str| CameraSource::V4lName(name.into());
+        let unbound = CameraTrust::default();
+        assert_eq!(
+            camera_part_state(&by_name("C270"), &unbound, dir.path()),
+            PartState::Ok("/dev/video0（USB 046d:0825）".into())
+        );
+        assert_eq!(
+            camera_part_state(&by_name("OBS Virtual Camera"), &unbound, dir.path()),
+            PartState::Faulty(
+                "/dev/video2「OBS Virtual Camera」是虚拟摄像头（OBS Virtual Camera），\
+                 不能用于认证；请接入真实摄像头"
+                    .into()
+            )
+        );
+        let lab = CameraTrust {
+            allow_virtual: true,
+            ..CameraTrust::default()
+        };
+        assert!(matches!(
+            camera_part_state(&by_name("OBS Virtual Camera"), &lab, dir.path()),
+            PartState::Ok(_)
+        ));
+        let bound = CameraTrust {
+            usb_vid: Some(0x0c45),
+            ..CameraTrust::default()
+        };
+        let PartState::Faulty(why) = camera_part_state(&by_name("C270"), &bound, dir.path()) else {
+            panic!("a camera with other USB ids passed");
+        };
+        assert!(
+            why.contains("不是本机登记的摄像头（camera.usb_vid 应为 \"0x0c45\"，实为 \"0x046d\"）"),
+            "{why}"
+        );
+        // Recordings are never checked.
+        assert_eq!(
+            camera_part_state(
+                &CameraSource::Replay("/nonexistent.mp4".into()),
+                &bound,
+                dir.path()
+            ),
+            PartState::Faulty("找不到回放文件 /nonexistent.mp4".into())
+        );
+    }
 }

@@ -24,7 +24,7 @@ use super::templates::TemplateStore;
 use super::{AppEvent, Clock, EventSink, EvidenceSlot, PreviewSlot};
 use crate::camera::{
     CameraError, CameraEvent, CaptureOptions, CaptureThread, FrameReceiver, FrameSource, Pacing,
-    ReplayOptions, StillRepeat, TimedFrame, open_configured, open_replay_with,
+    ReplayOptions, StillRepeat, TimedFrame, open_camera, open_replay_with,
 };
 use crate::config::{CameraConfig, CameraSource};
 use crate::session::{self, Progress, SessionError};
@@ -223,14 +223,9 @@ impl Worker {
         if self.camera.is_some() {
             return;
         }
-        let source = self.setup.camera.source.clone();
-        let (width, height, fps) = (
-            self.setup.camera.width,
-            self.setup.camera.height,
-            self.setup.camera.fps,
-        );
+        let camera = self.setup.camera.clone();
         let factory = move || -> Result<Box<dyn FrameSource>, CameraError> {
-            match &source {
+            match &camera.source {
                 // Demo kiosks replay a recording in a loop, in real time.
                 CameraSource::Replay(path) => open_replay_with(
                     path,
@@ -241,7 +236,8 @@ impl Worker {
                         ..ReplayOptions::default()
                     },
                 ),
-                other => open_configured(other, width, height, fps, Pacing::RealTime),
+                // Live cameras: checked against camera.usb_vid/usb_pid/usb_serial/allow_virtual.
+                _ => open_camera(&camera, Pacing::RealTime),
             }
         };
         let options = CaptureOptions {
