@@ -30,7 +30,7 @@ pub use pin::{
 pub use raw::RawConfig;
 pub use types::{
     AudioConfig, BAUD_RATES, CameraConfig, CameraSource, CameraTrust, DeviceConfig, DisplayConfig,
-    LivenessConfig, Locale, MatchingConfig, PeripheralsConfig, SLOW_PACING_FACTOR,
+    FlashConfig, LivenessConfig, Locale, MatchingConfig, PeripheralsConfig, SLOW_PACING_FACTOR,
     SerialDeviceConfig, SerialPort, ServerConfig, SessionConfig, StorageConfig, VisionConfig,
 };
 pub use validate::check_server_url;
@@ -261,6 +261,12 @@ impl Config {
         };
         let (cr_port, cr_baud, cr_vid, cr_pid) = serial(&self.peripherals.card_reader);
         let (pr_port, pr_baud, pr_vid, pr_pid) = serial(&self.peripherals.printer);
+        let default_flash = RawLiveness::default();
+        let flash = self.liveness.flash.unwrap_or(FlashConfig {
+            min_correlation: default_flash.flash_min_correlation as f32,
+            min_response: default_flash.flash_min_response as f32,
+            min_shape_ratio: default_flash.flash_min_shape_ratio as f32,
+        });
         RawConfig {
             server: RawServer {
                 url: self.server.url.clone().unwrap_or_default(),
@@ -297,6 +303,10 @@ impl Config {
                 action_timeout_secs: secs(self.liveness.action_timeout),
                 total_timeout_secs: secs(self.liveness.total_timeout),
                 slow_pacing: self.liveness.slow_pacing,
+                flash: self.liveness.flash.is_some(),
+                flash_min_correlation: f64::from(flash.min_correlation),
+                flash_min_response: f64::from(flash.min_response),
+                flash_min_shape_ratio: f64::from(flash.min_shape_ratio),
             },
             matching: RawMatching {
                 threshold: self.matching.threshold,

@@ -42,12 +42,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lifecert_core::action::Action;
-use lifecert_core::liveness::Plan;
-use lifecert_vision::{Analyzer, Embedding, Frame, Models, PrimaryFace};
+use lifecert_core::liveness::{FailReason, Outcome, Plan};
+use lifecert_vision::{Analyzer, Embedding, Frame, Models, PrimaryFace, Template};
 
 use crate::analysis::{EXIT_ERROR, EXIT_OK, STILL_RETRY_MARGIN, load_models, pad_frame};
 use crate::config::Config;
-use crate::session::SessionError;
+use crate::session::{MatchResult, SessionError, SessionReport};
 use crate::verify::replay_session;
 
 /// EAR below this is "eyes closed" on a still (the smaller eye; the eye
@@ -502,6 +502,8 @@ pub fn run_challenge(
 /// What `eval` is asked to do.
 pub struct Request<'a> {
     pub manifest: &'a Path,
+    /// The generated attack suite (`lifecert attacks make`), if any.
+    pub attacks: Option<&'a Path>,
     /// The command line to print at the top of the report.
     pub command: String,
 }
@@ -941,6 +943,16 @@ pub fn write_report(
         ratio(bona_fide.0, bona_fide.1)
     )?;
     writeln!(out)?;
+    if let Some(dir) = request.attacks {
+        let faces = request.manifest.parent().unwrap_or(Path::new("."));
+        write_attack_suite(config, models, faces, dir, &mut run_errors, out)?;
+    } else {
+        writeln!(
+            out,
+            "_No generated attack suite given (`--attacks DIR` from `lifecert attacks make`)._"
+        )?;
+        writeln!(out)?;
+    }
     if !unreadable.is_empty() || !run_errors.is_empty() {
         writeln!(out, "## Errors")?;
         writeln!(out)?;
@@ -950,5 +962,239 @@ pub fn write_report(
         writeln!(out)?;
     }
     writeln!(out, "_Run time: {:.0} s._", started.elapsed().as_secs_f64())?;
+    Ok(())
+}
+
+/// How one attack session ended, for the report.
+fn stopped_by(result: &Result<SessionReport, SessionError>) -> (bool, String) {
+    match result {
+        Ok(report) if report.passed() => (true, "–".to_string()),
+        Ok(report) => match &report.liveness {
+            Outcome::Failed {
+                reason, evidence, ..
+            } => {
+                let flash = match (reason, evidence.flash) {
+                    (FailReason::ScreenLight, Some(f)) => format!(
+                        " ({}: r {:.2}, response {:.3}, shape {:.2})",
+                        f.verdict.name(),
+                        f.correlation,
+                        f.response,
+                        f.shape_ratio
+                    ),
+                    _ => String::new(),
+                };
+                (false, format!("{reason:?}{flash}"))
+            }
+            Outcome::Passed { .. } => match report.matching {
+                MatchResult::Decided { distance, .. } => {
+                    (false, format!("no match (d {distance:.2})"))
+                }
+                MatchResult::NotRun => (false, "no match".to_string()),
+            },
+        },
+        Err(SessionError::Ended { .. }) => (false, "recording ended undecided".to_string()),
+        Err(e) => (false, format!("error: {e}")),
+    }
+}
+
+/// The victim's template from one frame of a genuine recording.
+fn victim_template(
+    analyzer: &mut Analyzer,
+    faces: &Path,
+    victim: &str,
+    at_secs: f64,
+) -> Result<Template, String> {
+    let frame = crate::attacks::enrolment_frame(&faces.join(victim), at_secs)?;
+    let embedding = crate::analysis::embed_frame(analyzer, &frame)?
+        .ok_or_else(|| format!("no face in {victim} at {at_secs} s"))?;
+    Ok(Template::new(embedding, 1))
+}
+
+/// APCER per species over the generated suite, and BPCER of the genuine
+/// clips with their victim's template, both with the screen-light challenge
+/// simulated (`crate::flash_sim`).
+fn write_attack_suite(
+    config: &Config,
+    models: &Arc<Models>,
+    faces: &Path,
+    dir: &Path,
+    run_errors: &mut Vec<String>,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    writeln!(out, "## Generated attack suite: APCER per species")?;
+    writeln!(out)?;
+    let suite = match crate::attacks::read_suite(dir) {
+        Ok(s) if !s.is_empty() => s,
+        Ok(_) => {
+            writeln!(out, "_No recordings in `{}`._", dir.display())?;
+            writeln!(out)?;
+            return Ok(());
+        }
+        Err(e) => {
+            run_errors.push(e);
+            return Ok(());
+        }
+    };
+    writeln!(
+        out,
+        "Recordings made by `lifecert attacks make` (see `src/attacks.rs` for each species' \
+         generator). Each is run once per challenge it is built to answer (the worst case: \
+         the attacker's media show exactly what is asked), with the victim's template enrolled \
+         from a frame of the genuine recording, so an attack counts as passed only when \
+         liveness passes **and** the face matches. The kiosk's screen-light challenge is on \
+         ({}) and simulated with the reflection model of `src/flash_sim.rs`. \"Stopped by\" \
+         names the check that ended each run.",
+        if config.liveness.flash.is_some() {
+            "as configured"
+        } else {
+            "**off in this configuration**"
+        }
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "| recording | species | challenge | result | stopped by |"
+    )?;
+    writeln!(out, "|---|---|---|---|---|")?;
+    let mut analyzer = Analyzer::new(models.clone());
+    let mut species: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut seed = 1000u64;
+    for (path, file) in &suite {
+        let plans = match file.actions() {
+            Ok(p) => p,
+            Err(e) => {
+                run_errors.push(format!("{}: {e}", path.display()));
+                continue;
+            }
+        };
+        let template = match victim_template(&mut analyzer, faces, &file.victim, file.enrol_at_secs)
+        {
+            Ok(t) => t,
+            Err(e) => {
+                run_errors.push(format!("{}: {e}", path.display()));
+                continue;
+            }
+        };
+        for actions in plans {
+            seed += 1;
+            let names: Vec<&str> = actions.iter().map(|a| a.name()).collect();
+            let plan = Plan { seed, actions };
+            let result = replay_session(config, models.clone(), path, plan, Some(&template), false);
+            if let Err(e) = &result
+                && !matches!(e, SessionError::Ended { .. })
+            {
+                run_errors.push(format!("{}: {e}", path.display()));
+            }
+            let (passed, why) = stopped_by(&result);
+            let e = species.entry(file.species.clone()).or_default();
+            e.1 += 1;
+            if passed {
+                e.0 += 1;
+            }
+            writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                path.file_name()
+                    .map(|n| n.to_string_lossy())
+                    .unwrap_or_default(),
+                file.species,
+                names.join(", "),
+                if passed { "**PASSED**" } else { "stopped" },
+                why
+            )?;
+        }
+    }
+    writeln!(out)?;
+    writeln!(out, "| species | APCER |")?;
+    writeln!(out, "|---|---|")?;
+    for (name, (k, n)) in &species {
+        writeln!(out, "| {name} | {} |", ratio(*k, *n))?;
+    }
+    writeln!(out)?;
+
+    // Bona fide: the genuine clips with their own template and the flash.
+    writeln!(out, "## Bona fide with template and screen light: BPCER")?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "The genuine clips, once per annotated challenge, with the person's template enrolled \
+         from their own clip at 1.0 s and the screen-light challenge simulated on the face \
+         (`src/flash_sim.rs`)."
+    )?;
+    writeln!(out)?;
+    writeln!(out, "| clip | challenge | result | figures |")?;
+    writeln!(out, "|---|---|---|---|")?;
+    let mut bona = (0usize, 0usize);
+    for clip in [
+        crate::attacks::BLINK_CLIP,
+        crate::attacks::MOUTH_CLIP,
+        crate::attacks::POSE_CLIP,
+    ] {
+        let path = faces.join(clip);
+        let Some(annotations) = path
+            .parent()
+            .map(|d| d.join("ANNOTATIONS.tsv"))
+            .and_then(|p| std::fs::read_to_string(p).ok())
+        else {
+            continue;
+        };
+        let template = match victim_template(&mut analyzer, faces, clip, 1.0) {
+            Ok(t) => t,
+            Err(e) => {
+                run_errors.push(e);
+                continue;
+            }
+        };
+        let looping = extension(clip) == "gif";
+        let mut cfg = config.clone();
+        if looping {
+            cfg.liveness.action_timeout = LOOP_ACTION_TIMEOUT;
+            cfg.liveness.total_timeout = LOOP_TOTAL_TIMEOUT;
+        }
+        for action in annotated_actions(&annotations) {
+            seed += 1;
+            let plan = Plan {
+                seed,
+                actions: vec![action],
+            };
+            let result =
+                replay_session(&cfg, models.clone(), &path, plan, Some(&template), looping);
+            let (passed, why) = stopped_by(&result);
+            bona.1 += 1;
+            if !passed {
+                bona.0 += 1;
+            }
+            let figures = match &result {
+                Ok(r) => {
+                    let f = r.liveness.evidence().flash;
+                    let flash = f.map_or("flash –".to_string(), |f| {
+                        format!(
+                            "flash r {:.2}, response {:.3}, shape {:.2}, lag {} ms",
+                            f.correlation,
+                            f.response,
+                            f.shape_ratio,
+                            f.lag.as_millis()
+                        )
+                    });
+                    match r.matching {
+                        MatchResult::Decided { distance, .. } => {
+                            format!("{flash}; d {distance:.2}")
+                        }
+                        MatchResult::NotRun => flash,
+                    }
+                }
+                Err(_) => "–".to_string(),
+            };
+            writeln!(
+                out,
+                "| {clip} | {} | {} | {figures} |",
+                action.name(),
+                if passed { "passed" } else { why.as_str() }
+            )?;
+        }
+    }
+    writeln!(out)?;
+    writeln!(out, "BPCER: {}.", ratio(bona.0, bona.1))?;
+    writeln!(out)?;
     Ok(())
 }

@@ -156,6 +156,31 @@ enum Command {
         /// Write the report here instead of standard output.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// The attack suite made by `lifecert attacks make` (APCER per species).
+        #[arg(long, value_name = "DIR")]
+        attacks: Option<PathBuf>,
+    },
+    /// The presentation-attack suite (see docs/EVALUATION.md).
+    Attacks {
+        #[command(subcommand)]
+        action: AttacksAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AttacksAction {
+    /// Generate the attack recordings (mp4 + .scene.json) from the shared test
+    /// faces. Exit 0 written, 2 error.
+    Make {
+        /// Where to write them (created; build output, never commit it).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// The shared test faces folder.
+        #[arg(long, value_name = "DIR", default_value = "../shared/testdata/faces")]
+        faces: PathBuf,
+        /// Seed of the hand sway and sensor noise.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
 }
 
@@ -371,7 +396,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut out = std::io::stdout().lock();
             Ok(ExitCode::from(verify::verify(&config, &request, &mut out)))
         }
-        Some(Command::Eval { manifest, out }) => {
+        Some(Command::Attacks {
+            action: AttacksAction::Make { out, faces, seed },
+        }) => {
+            logging::init_stderr();
+            let request = lifecert::attacks::Request {
+                faces: &faces,
+                out: &out,
+                seed,
+            };
+            let mut stdout = std::io::stdout().lock();
+            Ok(ExitCode::from(lifecert::attacks::make(
+                &request,
+                &mut stdout,
+            )))
+        }
+        Some(Command::Eval {
+            manifest,
+            out,
+            attacks,
+        }) => {
             logging::init_stderr();
             let config = match load_config(cli.config.as_ref()) {
                 Ok(c) => c,
@@ -379,6 +423,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let request = eval::Request {
                 manifest: &manifest,
+                attacks: attacks.as_deref(),
                 command: eval_command_line(),
             };
             match out {

@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use lifecert_core::flow::{CaptureFailure, CaptureOutcome};
 use lifecert_core::liveness::{
-    FaceInput, FrameInput, Liveness, LivenessEvent, LivenessParams, Outcome, Plan,
+    FaceInput, FaceLight, FrameInput, Liveness, LivenessEvent, LivenessParams, Outcome, Plan, Tint,
 };
 use lifecert_core::matching::{MatchDecision, MatchPolicy};
-use lifecert_vision::{Analyzer, Embedding, Frame, PrimaryFace, Template, VisionError};
+use lifecert_vision::{Analyzer, BBox, Embedding, Frame, PrimaryFace, Template, VisionError};
 
 use crate::camera::FrameSource;
 
@@ -62,8 +62,38 @@ pub fn frame_input(t: Duration, faces: usize, face: Option<&PrimaryFace>) -> Fra
             presence: p.presence,
             nose_offset: nose_offset(p),
         }),
+        light: face.and_then(|p| p.light).map(|l| FaceLight {
+            centre: l.centre,
+            cheeks: l.cheeks,
+            background: l.background,
+        }),
     }
 }
+
+/// The screen-light challenge's tints, as shown: from camera time `at`,
+/// `slot` each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlashSchedule {
+    pub at: Duration,
+    pub tints: Vec<Tint>,
+    pub slot: Duration,
+}
+
+/// The kiosk screen's light on the scene in front of the camera.
+///
+/// On a kiosk the screen itself lights the face (the UI paints the tints on
+/// `LivenessEvent::FlashStarted`), so the kiosk passes `()`, which does
+/// nothing. A replay has no screen: `crate::flash_sim` renders the light of
+/// the schedule onto the recorded frames with a reflection model.
+pub trait ScreenLight {
+    /// The tints start (`Some`) or stop (`None`).
+    fn schedule(&mut self, _schedule: Option<FlashSchedule>) {}
+    /// Lights `frame` (camera time `t`, frame number `index`). `face` is the
+    /// face box of the previous frame, if any.
+    fn light(&mut self, _frame: &mut Frame, _t: Duration, _index: u64, _face: Option<BBox>) {}
+}
+
+impl ScreenLight for () {}
 
 /// How the matching ended.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -142,6 +172,13 @@ impl Progress for () {
     fn event(&mut self, _: &LivenessEvent) {}
 }
 
+/// Who hears of a session's progress: the flow (prompts, hints) and the
+/// screen's light.
+pub struct Hooks<'a> {
+    pub progress: &'a mut dyn Progress,
+    pub light: &'a mut dyn ScreenLight,
+}
+
 /// Runs one session over `source` until the engine finishes.
 pub fn run(
     source: &mut dyn FrameSource,
@@ -150,22 +187,26 @@ pub fn run(
     plan: Plan,
     policy: &MatchPolicy,
     template: Option<&Template>,
-    progress: &mut dyn Progress,
+    hooks: Hooks<'_>,
 ) -> Result<SessionReport, SessionError> {
+    let Hooks { progress, light } = hooks;
     analyzer.reset();
     let pad = analyzer.models().has_pad();
     let mut engine = Liveness::new(params, plan.clone());
     let mut samples: Vec<Option<Embedding>> = Vec::new();
     let mut frames = 0u64;
+    let mut last_box: Option<BBox> = None;
     let outcome = loop {
-        let Some(timed) = source
+        let Some(mut timed) = source
             .next_frame()
             .map_err(|e| SessionError::Camera(e.to_string()))?
         else {
             return Err(SessionError::Ended { frames });
         };
         frames += 1;
+        light.light(&mut timed.frame, timed.timestamp, timed.index, last_box);
         let analysis = analyzer.analyze(&timed.frame)?;
+        last_box = analysis.primary.as_ref().map(|p| p.bbox);
         let input = frame_input(
             timed.timestamp,
             analysis.faces.len(),
@@ -183,6 +224,17 @@ pub fn run(
                     pad,
                     &mut samples,
                 )?;
+            }
+            match &event {
+                LivenessEvent::FlashStarted { tints, slot, at } => {
+                    light.schedule(Some(FlashSchedule {
+                        at: *at,
+                        tints: tints.clone(),
+                        slot: *slot,
+                    }));
+                }
+                LivenessEvent::FlashEnded | LivenessEvent::Finished(_) => light.schedule(None),
+                _ => {}
             }
             progress.event(&event);
             if let LivenessEvent::Finished(outcome) = event {

@@ -45,13 +45,15 @@ pub fn parse_challenges(text: &str) -> Result<Vec<Action>, String> {
 
 /// The liveness parameters of the config.
 pub fn liveness_params(config: &Config) -> LivenessParams {
-    LivenessParams::new(
+    let mut params = LivenessParams::new(
         config.liveness.actions.clone(),
         config.liveness.action_count,
         config.liveness.effective_action_timeout(),
         config.liveness.effective_total_timeout(),
         config.vision.pad_threshold as f32,
-    )
+    );
+    params.flash = config.liveness.flash.map(|f| f.params());
+    params
 }
 
 /// The matching policy of the config.
@@ -112,7 +114,7 @@ pub fn verify(config: &Config, request: &Request<'_>, out: &mut dyn Write) -> u8
 }
 
 enum Verdict {
-    Report(SessionReport),
+    Report(Box<SessionReport>),
     Ended(u64),
 }
 
@@ -138,6 +140,12 @@ pub fn replay_session(
         path: input.display().to_string(),
         reason: e.to_string(),
     })?;
+    let scene = crate::flash_sim::scene_of(input).map_err(|reason| SessionError::Open {
+        path: input.display().to_string(),
+        reason,
+    })?;
+    let mut light =
+        crate::flash_sim::SimulatedScreen::new(scene, crate::flash_sim::ReflectionModel::default());
     let mut analyzer = Analyzer::new(models);
     session::run(
         source.as_mut(),
@@ -146,7 +154,10 @@ pub fn replay_session(
         plan,
         &match_policy(config),
         template,
-        &mut (),
+        session::Hooks {
+            progress: &mut (),
+            light: &mut light,
+        },
     )
 }
 
@@ -175,7 +186,7 @@ fn run(config: &Config, request: &Request<'_>) -> Result<Verdict, String> {
         template.as_ref(),
         request.looping,
     ) {
-        Ok(report) => Ok(Verdict::Report(report)),
+        Ok(report) => Ok(Verdict::Report(Box::new(report))),
         Err(SessionError::Ended { frames }) => Ok(Verdict::Ended(frames)),
         Err(e) => Err(e.to_string()),
     }
@@ -248,6 +259,15 @@ fn to_json(report: &SessionReport, threshold: f64) -> serde_json::Value {
                 "mid_frames_required": evidence.checks.mid_frames_required,
                 "frame_interval_ms": evidence.checks.frame_interval.map(|d| d.as_secs_f64() * 1000.0),
             },
+            "flash": evidence.flash.map(|f| serde_json::json!({
+                "verdict": f.verdict.name(),
+                "frames": f.frames,
+                "coverage": f.coverage,
+                "correlation": f.correlation,
+                "response": f.response,
+                "shape_ratio": if f.shape_ratio.is_finite() { Some(f.shape_ratio) } else { None },
+                "lag_ms": f.lag.as_millis(),
+            })),
         },
         "matching": matching,
         "frames": report.frames,

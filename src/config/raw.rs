@@ -90,6 +90,10 @@ pub(crate) struct RawLiveness {
     pub action_timeout_secs: i64,
     pub total_timeout_secs: i64,
     pub slow_pacing: bool,
+    pub flash: bool,
+    pub flash_min_correlation: f64,
+    pub flash_min_response: f64,
+    pub flash_min_shape_ratio: f64,
 }
 
 impl Default for RawLiveness {
@@ -103,6 +107,10 @@ impl Default for RawLiveness {
             action_timeout_secs: 5,
             total_timeout_secs: 20,
             slow_pacing: false,
+            flash: true,
+            flash_min_correlation: f64::from(lifecert_core::liveness::flash::FLASH_MIN_CORRELATION),
+            flash_min_response: f64::from(lifecert_core::liveness::flash::FLASH_MIN_RESPONSE),
+            flash_min_shape_ratio: f64::from(lifecert_core::liveness::flash::FLASH_MIN_SHAPE_RATIO),
         }
     }
 }

@@ -138,6 +138,29 @@ pub struct LivenessConfig {
     pub total_timeout: Duration,
     /// Slower pacing: timeouts × [`SLOW_PACING_FACTOR`].
     pub slow_pacing: bool,
+    /// The screen-light challenge (`liveness.flash`), `None` when off.
+    pub flash: Option<FlashConfig>,
+}
+
+/// `liveness.flash_*`: the screen-light challenge's thresholds
+/// (`lifecert_core::liveness::flash`; `lifecert flash-probe` measures them).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FlashConfig {
+    pub min_correlation: f32,
+    pub min_response: f32,
+    pub min_shape_ratio: f32,
+}
+
+impl FlashConfig {
+    /// The core's parameters: the fixed sequence settings and these thresholds.
+    pub fn params(&self) -> lifecert_core::liveness::FlashParams {
+        lifecert_core::liveness::FlashParams {
+            min_correlation: self.min_correlation,
+            min_response: self.min_response,
+            min_shape_ratio: self.min_shape_ratio,
+            ..lifecert_core::liveness::FlashParams::default()
+        }
+    }
 }
 
 impl LivenessConfig {

@@ -12,8 +12,8 @@ use super::pin::PinHash;
 use super::raw::RawConfig;
 use super::types::{
     AudioConfig, BAUD_RATES, CameraConfig, CameraSource, CameraTrust, DeviceConfig, DisplayConfig,
-    LivenessConfig, Locale, MatchingConfig, PeripheralsConfig, SerialDeviceConfig, SerialPort,
-    ServerConfig, SessionConfig, StorageConfig, VisionConfig,
+    FlashConfig, LivenessConfig, Locale, MatchingConfig, PeripheralsConfig, SerialDeviceConfig,
+    SerialPort, ServerConfig, SessionConfig, StorageConfig, VisionConfig,
 };
 use super::{Config, pin::REDACTED};
 
@@ -322,12 +322,33 @@ impl Checker {
                 ),
             );
         }
+        let flash = l.flash.then(|| FlashConfig {
+            min_correlation: self.float(
+                "liveness.flash_min_correlation",
+                l.flash_min_correlation,
+                0.0,
+                1.0,
+            ) as f32,
+            min_response: self.float(
+                "liveness.flash_min_response",
+                l.flash_min_response,
+                0.0,
+                1.0,
+            ) as f32,
+            min_shape_ratio: self.float(
+                "liveness.flash_min_shape_ratio",
+                l.flash_min_shape_ratio,
+                0.5,
+                3.0,
+            ) as f32,
+        });
         LivenessConfig {
             actions,
             action_count,
             action_timeout,
             total_timeout,
             slow_pacing: l.slow_pacing,
+            flash,
         }
     }
 

@@ -387,6 +387,25 @@ impl Worker {
             preview: self.setup.preview.clone(),
             cancel: Arc::clone(&self.cancel),
         };
+        // A live camera sees the kiosk screen's light (the UI paints the
+        // tints); a demo kiosk's recording does not, so its light is
+        // simulated as for `lifecert verify`.
+        let mut light: Box<dyn session::ScreenLight> = match &self.setup.camera.source {
+            CameraSource::Replay(path) => match crate::flash_sim::scene_of(path) {
+                Ok(scene) => Box::new(crate::flash_sim::SimulatedScreen::new(
+                    scene,
+                    crate::flash_sim::ReflectionModel::default(),
+                )),
+                Err(e) => {
+                    tracing::warn!(error = %e, "replay scene unreadable; simulating a face");
+                    Box::new(crate::flash_sim::SimulatedScreen::new(
+                        crate::flash_sim::Scene::Face,
+                        crate::flash_sim::ReflectionModel::default(),
+                    ))
+                }
+            },
+            _ => Box::new(()),
+        };
         let mut progress = FlowProgress {
             sink: self.setup.sink.clone(),
             request: job.request,
@@ -398,7 +417,10 @@ impl Worker {
             plan,
             &self.setup.policy,
             template.as_ref(),
-            &mut progress,
+            session::Hooks {
+                progress: &mut progress,
+                light: light.as_mut(),
+            },
         );
         match result {
             Ok(mut report) => {
@@ -603,6 +625,14 @@ impl Progress for FlowProgress {
                 hint: *hint,
             }),
             LivenessEvent::Finished(_) => self.sink.flow(Event::LivenessDone { request }),
+            LivenessEvent::FlashStarted { tints, slot, .. } => self.sink.flow(Event::Flash {
+                request,
+                show: Some(lifecert_core::flow::FlashShow::new(tints, *slot)),
+            }),
+            LivenessEvent::FlashEnded => self.sink.flow(Event::Flash {
+                request,
+                show: None,
+            }),
             LivenessEvent::ActionDone { .. } | LivenessEvent::SampleWanted { .. } => {}
         }
     }

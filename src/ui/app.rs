@@ -65,6 +65,8 @@ pub struct KioskApp {
     hooks: Hooks,
     last_screen: &'static str,
     capture_since: Option<Duration>,
+    /// The screen-light sequence on screen and when it appeared.
+    flash_since: Option<(lifecert_core::flow::FlashShow, Duration)>,
     action_since: Option<(u8, Duration)>,
     started: Instant,
     frames: u64,
@@ -98,6 +100,7 @@ impl KioskApp {
             hooks,
             last_screen: "",
             capture_since: None,
+            flash_since: None,
             action_since: None,
             started: Instant::now(),
             frames: 0,
@@ -205,6 +208,52 @@ impl KioskApp {
                     Some(ctx.load_texture("camera-preview", image, egui::TextureOptions::LINEAR));
             }
         }
+    }
+
+    /// The screen-light challenge: while the capture screen carries a tint
+    /// sequence, the whole screen shows the current tint (the camera sees
+    /// its light on the face; `lifecert_core::liveness::flash`). Returns
+    /// whether a tint is showing.
+    fn paint_flash(&mut self, ctx: &egui::Context) -> bool {
+        let now = self.driver.clock().now();
+        let Screen::Capture {
+            flash: Some(show), ..
+        } = self.flow.screen()
+        else {
+            self.flash_since = None;
+            return false;
+        };
+        let since = match self.flash_since {
+            Some((shown, at)) if shown == show => at,
+            _ => {
+                self.flash_since = Some((show, now));
+                now
+            }
+        };
+        let Some([r, g, b]) = show.tint_at(now.saturating_sub(since)) else {
+            return false;
+        };
+        let painter = ctx.layer_painter(egui::LayerId::new(
+            egui::Order::Foreground,
+            egui::Id::unique("screen-light"),
+        ));
+        let rect = ctx.content_rect();
+        painter.rect_filled(rect, 0.0, egui::Color32::from_rgb(r, g, b));
+        // Dark text on the light tints, white on the dark ones.
+        let luma = 0.299 * f32::from(r) + 0.587 * f32::from(g) + 0.114 * f32::from(b);
+        let ink = if luma > 110.0 {
+            egui::Color32::BLACK
+        } else {
+            egui::Color32::WHITE
+        };
+        painter.text(
+            rect.center(),
+            egui::Align2::CENTER_CENTER,
+            "请看屏幕，保持不动",
+            egui::FontId::proportional(theme::HUGE),
+            ink,
+        );
+        true
     }
 
     fn countdown(&mut self, screen: &Screen) -> Countdown {
@@ -369,6 +418,7 @@ impl eframe::App for KioskApp {
         if let Some(i) = intent {
             self.handle(Event::Intent(i));
         }
+        let flashing = self.paint_flash(&ctx);
         let name = screens::name(&self.flow.screen());
         self.hooks_after_frame(&ctx, name);
 
@@ -382,7 +432,10 @@ impl eframe::App for KioskApp {
                 | Screen::Processing
                 | Screen::HistoryLoading
         );
-        let mut wait = if animate {
+        let mut wait = if flashing {
+            // Tint changes land within one display refresh.
+            Duration::from_millis(16)
+        } else if animate {
             Duration::from_millis(66)
         } else {
             Duration::from_secs(1)

@@ -141,6 +141,7 @@ pub fn draw(ui: &mut Ui, screen: &Screen, view: &View<'_>) -> Option<Intent> {
             attempt: _,
             action,
             hint,
+            flash: _,
         } => capture(ui, *action, *hint, view, &mut set),
         Screen::Success {
             masked_id,

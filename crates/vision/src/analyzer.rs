@@ -128,6 +128,9 @@ pub struct PrimaryFace {
     /// True when this frame's ROI came from the previous frame's mesh rather
     /// than a fresh detection.
     pub tracked: bool,
+    /// Region colours for the screen-light challenge ([`crate::light`]).
+    #[serde(skip)]
+    pub light: Option<crate::light::RegionLight>,
 }
 
 /// Tracking state carried between frames.
@@ -474,7 +477,9 @@ impl Analyzer {
         let l = out.mesh[idx::LEFT_EYE_OUTER];
         let roll = mesh::eye_line_angle([r[0], r[1]], [l[0], l[1]]).to_degrees();
         let [cx, cy] = bbox.centre();
+        let light = crate::light::measure(frame, &out.mesh, &bbox);
         PrimaryFace {
+            light,
             bbox,
             detection_score,
             presence: out.presence,

@@ -10,6 +10,7 @@ use std::time::Duration;
 use lifecert_protocol::{CertResult, Method, PersonStatus};
 use time::{Date, OffsetDateTime};
 
+use super::screen::FlashShow;
 use crate::action::Action;
 use crate::cycle::NextDue;
 use crate::id::IdNumber;
@@ -253,6 +254,11 @@ pub enum Event {
         index: u8,
         total: u8,
         action: Action,
+    },
+    /// The screen-light challenge starts (`Some`: paint its tints) or ends.
+    Flash {
+        request: RequestId,
+        show: Option<FlashShow>,
     },
     /// A live quality hint, or `None` when the picture is good again.
     Hint {

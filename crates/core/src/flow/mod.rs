@@ -33,7 +33,7 @@ pub use effects::{
     CaptureFailure, CaptureOutcome, Effect, EnrolOutcome, Event, HistoryEntry, Intent, Part,
     Prompt, Purpose, QualityHint, Receipt, RequestId, ResultRecord, Role, ServiceFailure, TimerId,
 };
-pub use screen::{EntryState, FailReason, Ineligible, PrintState, Screen};
+pub use screen::{EntryState, FailReason, FlashShow, Ineligible, PrintState, Screen};
 
 use crate::action::Action;
 use crate::cycle::{RuleTable, success_sentence};
@@ -148,6 +148,7 @@ enum State {
         offline: bool,
         action: Option<(Action, u8, u8)>,
         hint: Option<QualityHint>,
+        flash: Option<FlashShow>,
     },
     Processing {
         request: RequestId,
@@ -319,10 +320,16 @@ impl Flow {
                 attempt: session.map_or(0, |s| s.attempts_used) + 1,
                 offline: *offline,
             },
-            State::Capture { action, hint, .. } => Screen::Capture {
+            State::Capture {
+                action,
+                hint,
+                flash,
+                ..
+            } => Screen::Capture {
                 attempt: session.map_or(0, |s| s.attempts_used) + 1,
                 action: *action,
                 hint: *hint,
+                flash: *flash,
             },
             State::Processing { .. } => Screen::Processing,
             State::Recorded { result, .. } => {
@@ -461,13 +468,28 @@ impl Flow {
                     request: current,
                     action: shown,
                     hint,
+                    flash,
                     ..
                 } = &mut self.state
                     && *current == request
                 {
                     *shown = Some((action, index, total));
                     *hint = None;
+                    *flash = None;
                     fx.push(Effect::Speak(Prompt::Do(action)));
+                    self.touch(&mut fx);
+                }
+            }
+            Event::Flash { request, show } => {
+                if let State::Capture {
+                    request: current,
+                    flash,
+                    ..
+                } = &mut self.state
+                    && *current == request
+                    && *flash != show
+                {
+                    *flash = show;
                     self.touch(&mut fx);
                 }
             }
@@ -960,6 +982,7 @@ impl Flow {
                 offline,
                 action: None,
                 hint: None,
+                flash: None,
             },
             fx,
         );

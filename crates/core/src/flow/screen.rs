@@ -141,6 +141,8 @@ pub enum Screen {
         /// The current action, 0-based index, and the total.
         action: Option<(Action, u8, u8)>,
         hint: Option<QualityHint>,
+        /// The screen-light challenge: paint these tints full-screen now.
+        flash: Option<FlashShow>,
     },
     /// Matching runs.
     Processing,
@@ -207,4 +209,48 @@ pub enum Screen {
         masked_id: String,
         outcome: EnrolOutcome,
     },
+}
+
+/// Most tints one screen-light sequence shows.
+pub const MAX_FLASH_TINTS: usize = 8;
+
+/// The screen-light challenge's tints for the UI: from the moment the screen
+/// shows it, tint `i` fills the screen during slot `i` (see
+/// [`crate::liveness::flash`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlashShow {
+    tints: [[u8; 3]; MAX_FLASH_TINTS],
+    len: u8,
+    slot_ms: u16,
+}
+
+impl FlashShow {
+    /// The first [`MAX_FLASH_TINTS`] of `tints`, `slot` each.
+    pub fn new(tints: &[crate::liveness::Tint], slot: std::time::Duration) -> FlashShow {
+        let mut out = [[0u8; 3]; MAX_FLASH_TINTS];
+        let mut len = 0u8;
+        for (o, t) in out.iter_mut().zip(tints) {
+            *o = t.rgb8();
+            len += 1;
+        }
+        FlashShow {
+            tints: out,
+            len,
+            slot_ms: u16::try_from(slot.as_millis()).unwrap_or(u16::MAX),
+        }
+    }
+
+    /// The tint to show `elapsed` after the sequence appeared, if any.
+    pub fn tint_at(&self, elapsed: std::time::Duration) -> Option<[u8; 3]> {
+        if self.slot_ms == 0 {
+            return None;
+        }
+        let i = usize::try_from(elapsed.as_millis() / u128::from(self.slot_ms)).ok()?;
+        self.tints.get(..usize::from(self.len))?.get(i).copied()
+    }
+
+    /// How long the whole sequence shows.
+    pub fn duration(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(u64::from(self.slot_ms) * u64::from(self.len))
+    }
 }

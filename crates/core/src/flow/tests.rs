@@ -174,7 +174,8 @@ fn success_for_oneself_shows_next_due_and_prints() {
         Screen::Capture {
             attempt: 1,
             action: Some((Action::Blink, 0, 2)),
-            hint: None
+            hint: None,
+            flash: None,
         }
     );
     let fx = k.send(Event::LivenessDone { request });

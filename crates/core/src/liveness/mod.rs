@@ -64,6 +64,7 @@
 //! `t − t(first frame) ≥ total_timeout` the machine has finished.
 
 mod checks;
+pub mod flash;
 mod params;
 mod plan;
 /// The top quality problem of one face on its own: light, distance, centring
@@ -126,6 +127,7 @@ mod tests;
 use std::time::Duration;
 
 pub use checks::{FrameIntervals, is_cut, mid_frames, required_mid_frames};
+pub use flash::{FaceLight, FlashParams, FlashReport, FlashSample, FlashVerdict, Tint};
 pub use params::*;
 pub use plan::{Plan, SplitMix64, plan};
 
@@ -173,6 +175,9 @@ pub struct FrameInput {
     pub faces: u8,
     /// The tracked face's measures, if any.
     pub face: Option<FaceInput>,
+    /// The tracked face's region colours for the screen-light challenge
+    /// ([`flash`]), if measured.
+    pub light: Option<FaceLight>,
 }
 
 /// Why a sample is asked for.
@@ -199,6 +204,15 @@ pub enum LivenessEvent {
     },
     /// A quality problem to show (debounced), or `None` when it cleared.
     Hint(Option<QualityHint>),
+    /// The screen-light challenge starts at camera time `at`: show `tints`
+    /// full-screen, `slot` each, from now on ([`flash`]).
+    FlashStarted {
+        tints: Vec<Tint>,
+        slot: Duration,
+        at: Duration,
+    },
+    /// The screen-light challenge is over (passed): back to the normal screen.
+    FlashEnded,
     /// Action `index` was performed at camera time `at`.
     ActionDone {
         index: u8,
@@ -255,6 +269,8 @@ pub struct Evidence {
     pub pad_mean: Option<f32>,
     /// What the transition and continuity checks saw.
     pub checks: CheckCounts,
+    /// The screen-light challenge's figures, when it ran to its end.
+    pub flash: Option<FlashReport>,
     /// Camera time the check finished.
     pub finished_at: Duration,
 }
@@ -308,6 +324,9 @@ pub enum FailReason {
     /// The face was lost and found again more often than
     /// [`MAX_REACQUIRED_SAMPLES`] allows.
     FaceLost,
+    /// The face's colour did not follow the screen's tints as a real face
+    /// lit by the screen does ([`flash`]; the verdict is in the evidence).
+    ScreenLight,
     /// The driver did not report usable sample distances in time.
     SampleFault,
     /// The plan has no actions or more than [`MAX_PLAN_ACTIONS`].
@@ -326,6 +345,7 @@ impl FailReason {
             | FailReason::PlanarMotion
             | FailReason::AbruptTransition
             | FailReason::Discontinuity
+            | FailReason::ScreenLight
             | FailReason::FaceLost => CaptureFailure::LivenessIncomplete { action },
             FailReason::PersonChanged => CaptureFailure::PersonChanged,
             FailReason::SampleFault | FailReason::InvalidPlan => CaptureFailure::DeviceFault,
@@ -440,6 +460,10 @@ fn is_neutral_pose(s: &Smoothed, base: &Baseline, th: &Thresholds) -> bool {
     (s.yaw - base.yaw).abs() <= th.neutral_return_yaw
         && (s.pitch - base.pitch).abs() <= th.neutral_return_pitch
 }
+
+/// Frames kept for the screen-light challenge (the phase lasts under 3 s;
+/// 60 fps would fill 180).
+const FLASH_MAX_SAMPLES: usize = 400;
 
 /// Frames of one blink or mouth opening kept for the transition check (2.5 s
 /// at 60 fps; a blink is over after [`BLINK_MAX_DURATION`]).
@@ -637,6 +661,12 @@ enum Phase {
     Baseline {
         frames: Vec<Measures>,
     },
+    /// The screen-light challenge, started at camera time `started`.
+    Flash {
+        started: Duration,
+        tints: Vec<Tint>,
+        samples: Vec<FlashSample>,
+    },
     Action {
         index: usize,
         clock: Duration,
@@ -694,6 +724,7 @@ pub struct Liveness {
     /// During the current action: an abrupt transition / a cut was seen.
     abrupt_in_action: bool,
     cut_in_action: bool,
+    flash: Option<FlashReport>,
     outcome: Option<Outcome>,
 }
 
@@ -725,6 +756,7 @@ impl Liveness {
             checks: CheckCounts::default(),
             abrupt_in_action: false,
             cut_in_action: false,
+            flash: None,
             outcome: None,
         }
     }
@@ -900,7 +932,7 @@ impl Liveness {
             }
         }
 
-        self.advance(now, dt, problem, frame, &mut events);
+        self.advance(now, dt, problem, frame, input.light, &mut events);
 
         if self.outcome.is_none() && now.saturating_sub(start) >= self.params.total_timeout {
             self.time_out(&mut events);
@@ -1028,6 +1060,7 @@ impl Liveness {
         dt: Duration,
         problem: Option<QualityHint>,
         frame: Option<(Measures, Smoothed)>,
+        light: Option<FaceLight>,
         out: &mut Vec<LivenessEvent>,
     ) {
         let th = self.params.thresholds.clone();
@@ -1052,9 +1085,56 @@ impl Liveness {
                     if let Some((m, _)) = frame {
                         self.request_sample(SampleReason::Baseline, now, &m, None, out);
                     }
-                    self.start_action(0, now, out)
+                    match &self.params.flash {
+                        Some(fp) => {
+                            let tints = flash::sequence(self.plan.seed, fp.slots);
+                            out.push(LivenessEvent::FlashStarted {
+                                tints: tints.clone(),
+                                slot: fp.slot,
+                                at: now,
+                            });
+                            Phase::Flash {
+                                started: now,
+                                tints,
+                                samples: Vec::new(),
+                            }
+                        }
+                        None => self.start_action(0, now, out),
+                    }
                 } else {
                     Phase::Baseline { frames }
+                }
+            }
+            Phase::Flash {
+                started,
+                tints,
+                mut samples,
+            } => {
+                let Some(fp) = self.params.flash.clone() else {
+                    self.phase = self.start_action(0, now, out);
+                    return;
+                };
+                let t = now.saturating_sub(started);
+                if let (Some(_), Some(light)) = (frame, light)
+                    && samples.len() < FLASH_MAX_SAMPLES
+                {
+                    samples.push(FlashSample { t, light });
+                }
+                if t < fp.phase_duration() {
+                    Phase::Flash {
+                        started,
+                        tints,
+                        samples,
+                    }
+                } else {
+                    let report = flash::judge(&tints, &fp, &samples);
+                    self.flash = Some(report);
+                    if report.verdict != FlashVerdict::Passed {
+                        self.fail(FailReason::ScreenLight, None, out);
+                        return;
+                    }
+                    out.push(LivenessEvent::FlashEnded);
+                    self.start_action(0, now, out)
                 }
             }
             Phase::Action {
@@ -1289,6 +1369,7 @@ impl Liveness {
                 frame_interval: self.intervals.median(),
                 ..self.checks
             },
+            flash: self.flash,
             finished_at: self.now,
         };
         let outcome = make(evidence);

@@ -341,10 +341,14 @@ pub struct LivenessParams {
     pub same_person_max_distance: f32,
     /// Detector and gate thresholds.
     pub thresholds: Thresholds,
+    /// The screen-light challenge after the baseline (`[liveness.flash]`);
+    /// `None`: off.
+    pub flash: Option<super::FlashParams>,
 }
 
 impl LivenessParams {
-    /// Parameters from the config values; thresholds take their defaults.
+    /// Parameters from the config values; thresholds take their defaults and
+    /// the screen-light challenge is off (the kiosk config turns it on).
     pub fn new(
         actions: Vec<Action>,
         action_count: usize,
@@ -360,6 +364,7 @@ impl LivenessParams {
             pad_threshold,
             same_person_max_distance: SAME_PERSON_MAX_DISTANCE,
             thresholds: Thresholds::default(),
+            flash: None,
         }
     }
 

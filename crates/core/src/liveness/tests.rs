@@ -142,6 +142,7 @@ fn frame_at(t: f64, moves: &[Move]) -> FrameInput {
             t: secs(t),
             faces: 0,
             face: None,
+            light: None,
         };
     }
     let mut f = neutral();
@@ -152,6 +153,7 @@ fn frame_at(t: f64, moves: &[Move]) -> FrameInput {
         t: secs(t),
         faces: 1,
         face: Some(f),
+        light: None,
     }
 }
 
@@ -528,6 +530,7 @@ fn elderly_small_slow_movements_pass() {
             t: secs(t),
             faces: 1,
             face: Some(face),
+            light: None,
         });
         for e in events {
             match e {
@@ -716,6 +719,7 @@ fn hint_priorities(#[case] faces: u8, #[case] face: Option<FaceInput>, #[case] w
             t: secs(f64::from(i) * FRAME),
             faces,
             face,
+            light: None,
         };
         for e in l.step(&input) {
             if let LivenessEvent::Hint(h) = e {
@@ -1073,7 +1077,12 @@ proptest! {
                         }
                         None => face,
                     };
-                    let frame = FrameInput { t, faces, face };
+                    let frame = FrameInput {
+                        t,
+                        faces,
+                        face,
+                        light: None,
+                    };
                     let start = *first.get_or_insert(t);
                     max_t = max_t.max(t);
                     feed(&mut l, &frame, &mut finished);
@@ -1089,7 +1098,12 @@ proptest! {
         loop {
             t += Duration::from_millis(40);
             let start = *first.get_or_insert(t);
-            feed(&mut l, &FrameInput { t, faces: 0, face: None }, &mut finished);
+            feed(&mut l, &FrameInput {
+                    t,
+                    faces: 0,
+                    face: None,
+                    light: None,
+                }, &mut finished);
             max_t = max_t.max(t);
             if max_t.saturating_sub(start) >= total {
                 break;
@@ -1213,6 +1227,7 @@ fn run_scene(action: Action, fps: f64, until: f64, face_at: impl Fn(f64) -> Face
             t: secs(t),
             faces: 1,
             face: Some(face_at(t)),
+            light: None,
         }) {
             if let LivenessEvent::SampleWanted { sample, .. } = &e {
                 l.record_sample_distance(*sample, GENUINE);
@@ -1348,4 +1363,107 @@ proptest! {
         // A face never jumps from itself.
         prop_assert!(!is_cut(&a, &a, Duration::from_millis(dt_ms), &th));
     }
+}
+
+// ---------------------------------------------------------------- screen light
+
+/// Runs a blink check with the screen-light challenge on; the scene's
+/// regions answer the tints with `gains` (centre, cheeks, background), as in
+/// the reflection model of [`flash`].
+fn run_with_screen_light(gains: [f32; 3], moves: &[Move]) -> (Vec<LivenessEvent>, Outcome) {
+    let params = LivenessParams {
+        flash: Some(FlashParams::default()),
+        ..LivenessParams::default()
+    };
+    let plan = Plan {
+        seed: 11,
+        actions: vec![Action::Blink],
+    };
+    let mut l = Liveness::new(params, plan);
+    let mut schedule: Option<(Vec<Tint>, Duration, Duration)> = None;
+    let mut events = Vec::new();
+    let lag = Duration::from_millis(80);
+    for i in 0..1000u32 {
+        let t = f64::from(i) * FRAME;
+        let mut input = frame_at(t, moves);
+        let tint = schedule.as_ref().and_then(|(tints, slot, at)| {
+            input
+                .t
+                .checked_sub(*at + lag)
+                .and_then(|s| flash::tint_at(tints, *slot, s))
+        });
+        let lit = |c: [f32; 3], k: f32| {
+            let tint = tint.map_or([0.0; 3], |t| t.rgb);
+            [0, 1, 2].map(|i| c[i] * (1.0 + k * tint[i]))
+        };
+        input.light = Some(FaceLight {
+            centre: lit([160.0, 120.0, 100.0], gains[0]),
+            cheeks: lit([150.0, 112.0, 95.0], gains[1]),
+            background: lit([80.0, 85.0, 90.0], gains[2]),
+        });
+        for e in l.step(&input) {
+            if let LivenessEvent::FlashStarted { tints, slot, at } = &e {
+                schedule = Some((tints.clone(), *slot, *at));
+            }
+            if let LivenessEvent::SampleWanted { sample, .. } = &e
+                && *sample > 0
+            {
+                l.record_sample_distance(*sample, GENUINE);
+            }
+            events.push(e);
+        }
+        if let Some(o) = l.outcome() {
+            return (events, o.clone());
+        }
+    }
+    panic!("the check never finished");
+}
+
+#[test]
+fn a_face_lit_by_the_screen_goes_on_to_its_actions_and_passes() {
+    let (events, outcome) =
+        run_with_screen_light([0.25, 0.2, 0.03], &[Move::Blink { at: 4.0, dur: 0.2 }]);
+    let started = events
+        .iter()
+        .position(|e| matches!(e, LivenessEvent::FlashStarted { .. }));
+    let ended = events
+        .iter()
+        .position(|e| matches!(e, LivenessEvent::FlashEnded));
+    let action = events
+        .iter()
+        .position(|e| matches!(e, LivenessEvent::ActionStarted { .. }));
+    assert!(started < ended && ended < action, "{events:?}");
+    assert!(outcome.passed(), "{outcome:?}");
+    let report = outcome.evidence().flash.expect("flash report");
+    assert_eq!(report.verdict, FlashVerdict::Passed);
+    assert!(report.correlation > 0.9, "{report:?}");
+}
+
+#[rstest]
+#[case::screen_or_injected([0.0, 0.0, 0.0], FlashVerdict::NoResponse)]
+#[case::flat_print([0.22, 0.22, 0.03], FlashVerdict::Flat)]
+fn a_scene_that_does_not_answer_like_a_face_fails_before_any_action(
+    #[case] gains: [f32; 3],
+    #[case] verdict: FlashVerdict,
+) {
+    let (events, outcome) = run_with_screen_light(gains, &[Move::Blink { at: 4.0, dur: 0.2 }]);
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, LivenessEvent::ActionStarted { .. })),
+        "{events:?}"
+    );
+    let Outcome::Failed {
+        reason, evidence, ..
+    } = outcome
+    else {
+        panic!("passed")
+    };
+    assert_eq!(reason, FailReason::ScreenLight);
+    assert_eq!(evidence.flash.map(|f| f.verdict), Some(verdict));
+    assert_eq!(
+        reason.to_capture_failure(None),
+        CaptureFailure::LivenessIncomplete { action: None },
+        "the person is not told what gave an attack away"
+    );
 }
