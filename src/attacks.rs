@@ -56,6 +56,13 @@ pub const BLINK_CLIP: &str = "video_blink_repeating/blink_selfie/video.mp4";
 pub const MOUTH_CLIP: &str = "video_mouth_open_mauckc/webcam_man/mouth_open.mp4";
 pub const POSE_CLIP: &str = "video_headpose_shenasa/webcam_woman/sample.gif";
 
+/// When the victim's enrolment frame is taken from a genuine clip: a
+/// frontal, eyes-open, mouth-closed moment (the head-pose GIF is frontal
+/// only at its start).
+pub fn enrolment_time(clip: &str) -> f32 {
+    if clip == POSE_CLIP { 0.0 } else { 1.0 }
+}
+
 /// The `.scene.json` sidecar of a generated recording.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SceneFile {
@@ -619,8 +626,8 @@ fn build(request: &Request<'_>, log: &mut dyn Write) -> Result<(), String> {
         seed = seed.wrapping_add(1);
         Camera::new(seed)
     };
-    let victim_blink = (BLINK_CLIP.to_owned(), 1.0);
-    let victim_mouth = (MOUTH_CLIP.to_owned(), 1.0);
+    let victim_blink = (BLINK_CLIP.to_owned(), enrolment_time(BLINK_CLIP));
+    let victim_mouth = (MOUTH_CLIP.to_owned(), enrolment_time(MOUTH_CLIP));
 
     // Still print, held by hand.
     {
@@ -807,7 +814,7 @@ fn build(request: &Request<'_>, log: &mut dyn Write) -> Result<(), String> {
     ];
     for (tag, frames_in, plans, clip, secs) in genuine {
         let n_out = (secs * FPS as f32) as u32;
-        let victim = (clip.to_owned(), 1.0);
+        let victim = (clip.to_owned(), enrolment_time(clip));
         let mut cam = next_camera();
         let (mut frames, mut outlines) = (Vec::new(), Vec::new());
         for n in 0..n_out {

@@ -325,3 +325,244 @@ fn take_sample(
     }
     Ok(())
 }
+
+/// The record's liveness summary of a session (no images, no embeddings):
+/// the plan and seed, each action's prompt and done times, the physical
+/// checks with their figures, the screen-light challenge, the camera and the
+/// PAD mean. `camera` is the capture device's identity summary.
+pub fn liveness_summary(
+    report: &SessionReport,
+    camera: Option<String>,
+    exposure_locked: Option<bool>,
+) -> lifecert_protocol::LivenessSummary {
+    use lifecert_core::liveness::{FailReason, FlashVerdict};
+    use lifecert_protocol::{ActionStep, CheckScore, FlashSummary, LivenessSummary};
+    let evidence = report.liveness.evidence();
+    let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    // Camera time: from the stream's first frame, which is the check's start.
+    let start = Duration::ZERO;
+    let reason = match &report.liveness {
+        Outcome::Passed { .. } => None,
+        Outcome::Failed { reason, .. } => Some(*reason),
+    };
+    let outcome = match reason {
+        None => "passed".to_string(),
+        Some(r) => snake(&format!("{r:?}")),
+    };
+    let failed = |r: FailReason| reason == Some(r);
+    let c = &evidence.checks;
+    let mut checks = vec![
+        CheckScore {
+            name: "continuity".into(),
+            passed: !failed(FailReason::Discontinuity),
+            score: c.cuts as f32,
+        },
+        CheckScore {
+            name: "transitions".into(),
+            passed: !failed(FailReason::AbruptTransition),
+            score: c.abrupt_transitions as f32,
+        },
+    ];
+    if report.plan.actions.iter().any(|a| {
+        matches!(
+            a,
+            lifecert_core::action::Action::TurnLeft | lifecert_core::action::Action::TurnRight
+        )
+    }) {
+        checks.push(CheckScore {
+            name: "planar_motion".into(),
+            passed: !failed(FailReason::PlanarMotion),
+            score: evidence.baseline.map_or(0.0, |b| b.nose_offset),
+        });
+    }
+    if let Some(f) = evidence.flash {
+        checks.push(CheckScore {
+            name: "screen_light".into(),
+            passed: f.verdict == FlashVerdict::Passed,
+            score: f.correlation,
+        });
+    }
+    if let Some(p) = evidence.pad_mean {
+        checks.push(CheckScore {
+            name: "pad".into(),
+            passed: !failed(FailReason::Spoof),
+            score: p,
+        });
+    }
+    let flash = evidence.flash.map(|f| {
+        let tints = lifecert_core::liveness::flash::sequence(
+            report.plan.seed,
+            lifecert_core::liveness::flash::FLASH_SLOTS,
+        );
+        FlashSummary {
+            verdict: f.verdict.name().to_string(),
+            tints: tints
+                .iter()
+                .map(|t| {
+                    let [r, g, b] = t.rgb8();
+                    format!("#{r:02x}{g:02x}{b:02x}")
+                })
+                .collect(),
+            slot_ms: u32::try_from(lifecert_core::liveness::flash::FLASH_SLOT.as_millis())
+                .unwrap_or(u32::MAX),
+            frames: f.frames,
+            correlation: f.correlation,
+            response: f.response,
+            shape_ratio: f.shape_ratio.is_finite().then_some(f.shape_ratio),
+            lag_ms: u32::try_from(f.lag.as_millis()).unwrap_or(u32::MAX),
+        }
+    });
+    LivenessSummary {
+        actions: report
+            .plan
+            .actions
+            .iter()
+            .map(|a| a.name().to_string())
+            .collect(),
+        seed: report.plan.seed,
+        duration_ms: ms(evidence.finished_at.saturating_sub(start)),
+        outcome: Some(outcome),
+        steps: evidence
+            .actions
+            .iter()
+            .map(|a| ActionStep {
+                action: a.action.name().to_string(),
+                prompted_ms: ms(a.started.saturating_sub(start)),
+                done_ms: a.done.map(|d| ms(d.saturating_sub(start))),
+            })
+            .collect(),
+        checks,
+        flash,
+        camera,
+        exposure_locked,
+        pad_mean: evidence.pad_mean,
+    }
+}
+
+/// `ScreenLight` → `screen_light`.
+fn snake(name: &str) -> String {
+    let mut out = String::new();
+    for (i, ch) in name.chars().enumerate() {
+        if ch.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(ch.to_ascii_lowercase());
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod summary_tests {
+    use super::*;
+    use lifecert_core::action::Action;
+    use lifecert_core::liveness::{
+        ActionTiming, Baseline, CheckCounts, Evidence, FlashReport, FlashVerdict,
+    };
+
+    fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+
+    fn report(outcome: impl FnOnce(Evidence) -> Outcome) -> SessionReport {
+        let evidence = Evidence {
+            seed: 42,
+            actions: vec![
+                ActionTiming {
+                    action: Action::Blink,
+                    started: ms(3300),
+                    done: Some(ms(4100)),
+                },
+                ActionTiming {
+                    action: Action::TurnLeft,
+                    started: ms(4700),
+                    done: Some(ms(6000)),
+                },
+            ],
+            baseline: Some(Baseline {
+                ear: 0.3,
+                mar: 0.06,
+                yaw: 1.0,
+                pitch: 6.0,
+                nose_offset: 0.125,
+            }),
+            samples: Vec::new(),
+            pad_mean: None,
+            checks: CheckCounts {
+                cuts: 0,
+                abrupt_transitions: 1,
+                mid_frames_required: 1,
+                frame_interval: Some(ms(40)),
+            },
+            flash: Some(FlashReport {
+                verdict: FlashVerdict::Passed,
+                frames: 66,
+                coverage: 1.0,
+                correlation: 0.5,
+                lag: ms(100),
+                response: 0.0625,
+                shape_ratio: 1.25,
+            }),
+            finished_at: ms(6500),
+        };
+        SessionReport {
+            plan: Plan {
+                seed: 42,
+                actions: vec![Action::Blink, Action::TurnLeft],
+            },
+            liveness: outcome(evidence),
+            matching: MatchResult::NotRun,
+            frames: 160,
+            evidence: None,
+        }
+    }
+
+    /// The wire form of the record's liveness summary, frozen: the server
+    /// stores it and the admin page shows it, so a change must be deliberate.
+    #[test]
+    fn the_liveness_summary_wire_form_is_frozen() {
+        let r = report(|evidence| Outcome::Passed { evidence });
+        let s = liveness_summary(
+            &r,
+            Some("bus=usb id=046d:0825 virtual=no".into()),
+            Some(true),
+        );
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(
+            json,
+            concat!(
+                r#"{"actions":["blink","turn_left"],"seed":42,"duration_ms":6500,"#,
+                r#""outcome":"passed","steps":[{"action":"blink","prompted_ms":3300,"done_ms":4100},"#,
+                r#"{"action":"turn_left","prompted_ms":4700,"done_ms":6000}],"#,
+                r#""checks":[{"name":"continuity","passed":true,"score":0.0},"#,
+                r#"{"name":"transitions","passed":true,"score":1.0},"#,
+                r#"{"name":"planar_motion","passed":true,"score":0.125},"#,
+                r#"{"name":"screen_light","passed":true,"score":0.5}],"#,
+                r##""flash":{"verdict":"passed","tints":["#ff0000","#ffff00","#00ff00","#0000ff","#ff00ff","#ff0000"],"##,
+                r#""slot_ms":400,"frames":66,"correlation":0.5,"response":0.0625,"shape_ratio":1.25,"lag_ms":100},"#,
+                r#""camera":"bus=usb id=046d:0825 virtual=no","exposure_locked":true}"#
+            )
+        );
+        let back: lifecert_protocol::LivenessSummary = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, s);
+    }
+
+    #[test]
+    fn a_failed_check_names_its_reason_and_the_check_that_failed() {
+        let r = report(|evidence| Outcome::Failed {
+            reason: lifecert_core::liveness::FailReason::ScreenLight,
+            action: None,
+            hint: None,
+            evidence,
+        });
+        let s = liveness_summary(&r, None, None);
+        assert_eq!(s.outcome.as_deref(), Some("screen_light"));
+        // An older record without the new fields still parses.
+        let old: lifecert_protocol::LivenessSummary =
+            serde_json::from_str(r#"{"actions":["blink"],"seed":1,"duration_ms":5}"#).unwrap();
+        assert_eq!(old.flash, None);
+    }
+}

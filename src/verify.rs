@@ -271,6 +271,7 @@ fn to_json(report: &SessionReport, threshold: f64) -> serde_json::Value {
         },
         "matching": matching,
         "frames": report.frames,
+        "record": session::liveness_summary(report, Some("replay".to_string()), None),
     })
 }
 

@@ -72,6 +72,7 @@ enum StoreJob {
         request: RequestId,
         record: Box<ResultRecord>,
         evidence: Option<Zeroizing<Vec<f32>>>,
+        liveness: Option<Box<lifecert_protocol::LivenessSummary>>,
     },
     Audit(AuditEntry),
 }
@@ -94,6 +95,8 @@ pub struct Driver {
     evidence: EvidenceSlot,
     /// The latest offline capture (its evidence goes with the next offline record).
     offline_capture: Option<RequestId>,
+    /// The latest capture (its liveness summary goes with the next record).
+    last_capture: Option<RequestId>,
 }
 
 fn spawn_named(name: &str, f: impl FnOnce() + Send + 'static) -> Result<(), String> {
@@ -168,11 +171,13 @@ impl Driver {
                             request,
                             record,
                             evidence,
+                            liveness,
                         } => {
                             let sealed = record_result(
                                 &mut store,
                                 sealer.as_ref(),
                                 &record,
+                                liveness.map(|l| *l),
                                 evidence.as_deref().map(Vec::as_slice),
                                 &device,
                                 clock.wall(),
@@ -253,6 +258,7 @@ impl Driver {
             said: Vec::new(),
             evidence,
             offline_capture: None,
+            last_capture: None,
         })
     }
 
@@ -314,6 +320,7 @@ impl Driver {
                 offline,
             } => {
                 self.offline_capture = offline.then_some(request);
+                self.last_capture = Some(request);
                 self.capture.start_capture(CaptureJob {
                     request,
                     person,
@@ -337,10 +344,15 @@ impl Driver {
                 } else {
                     None
                 };
+                let liveness = self
+                    .last_capture
+                    .and_then(|r| self.evidence.take_summary(r))
+                    .map(Box::new);
                 let _ = self.store.send(StoreJob::Record {
                     request,
                     record: Box::new(record),
                     evidence,
+                    liveness,
                 });
             }
             Effect::VerifyPin { request, pin } => {
@@ -429,6 +441,7 @@ fn record_result(
     store: &mut Store,
     sealer: Option<&Sealer>,
     record: &ResultRecord,
+    liveness: Option<lifecert_protocol::LivenessSummary>,
     evidence: Option<&[f32]>,
     device: &str,
     now: OffsetDateTime,
@@ -455,7 +468,7 @@ fn record_result(
         certified_at: record.at,
         result: record.result,
         method: record.method,
-        liveness: None,
+        liveness,
         score: record.score,
         operator_masked: record.operator.as_ref().map(IdNumber::masked),
     };

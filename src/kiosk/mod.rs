@@ -184,6 +184,15 @@ impl PreviewSlot {
 #[derive(Clone, Default)]
 pub struct EvidenceSlot {
     inner: Arc<Mutex<Option<HeldEvidence>>>,
+    /// The liveness summary of the latest capture, for its record.
+    summary: Arc<
+        Mutex<
+            Option<(
+                lifecert_core::flow::RequestId,
+                lifecert_protocol::LivenessSummary,
+            )>,
+        >,
+    >,
 }
 
 type HeldEvidence = (lifecert_core::flow::RequestId, zeroize::Zeroizing<Vec<f32>>);
@@ -208,6 +217,27 @@ impl EvidenceSlot {
     /// Wipe whatever is held.
     pub fn clear(&self) {
         *lock(&self.inner) = None;
+        *lock(&self.summary) = None;
+    }
+    /// Offer the liveness summary of capture `request` (replaces any older one).
+    pub fn put_summary(
+        &self,
+        request: lifecert_core::flow::RequestId,
+        summary: lifecert_protocol::LivenessSummary,
+    ) {
+        *lock(&self.summary) = Some((request, summary));
+    }
+    /// The liveness summary of capture `request`, if that is what is held.
+    pub fn take_summary(
+        &self,
+        request: lifecert_core::flow::RequestId,
+    ) -> Option<lifecert_protocol::LivenessSummary> {
+        let mut g = lock(&self.summary);
+        if g.as_ref().is_some_and(|(r, _)| *r == request) {
+            g.take().map(|(_, s)| s)
+        } else {
+            None
+        }
     }
     /// Whether evidence is held (tests).
     pub fn is_empty(&self) -> bool {

@@ -430,6 +430,14 @@ impl Worker {
                     "capture finished"
                 );
                 let outcome = report.capture_outcome();
+                let camera = match &self.setup.camera.source {
+                    CameraSource::Replay(_) => Some("replay".to_string()),
+                    other => crate::camera::trust::capture_identity(other).map(|i| i.summary()),
+                };
+                self.setup.evidence.put_summary(
+                    job.request,
+                    session::liveness_summary(&report, camera, None),
+                );
                 let evidence = report.evidence.take();
                 if job.offline && outcome == CaptureOutcome::EvidenceCaptured {
                     // Hand the evidence to the driver (sealed there, then wiped).

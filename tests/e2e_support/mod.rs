@@ -536,6 +536,7 @@ pub fn wire_record(person: &IdNumber, device_id: &str, at: OffsetDateTime) -> Ce
             actions: vec!["blink".into(), "turn_left".into()],
             seed: 7,
             duration_ms: 6100,
+            ..LivenessSummary::default()
         }),
         score: Some(0.87),
         operator_masked: None,

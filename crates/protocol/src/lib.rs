@@ -109,15 +109,75 @@ pub enum CertResult {
     Appeal,
 }
 
-/// A short summary of the liveness session, without any biometric data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A summary of the liveness session for the record, without any biometric
+/// data (no images, no embeddings). The fields after `duration_ms` were added
+/// with the physical checks; records without them still parse.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LivenessSummary {
     /// Action names in the order asked (`blink`, `turn_left`, ...).
     pub actions: Vec<String>,
-    /// The recorded seed of the random challenge plan.
+    /// The recorded seed of the random challenge plan (and of the screen-light
+    /// tints).
     pub seed: u64,
     /// Total duration of the liveness check in milliseconds.
     pub duration_ms: u64,
+    /// `passed`, or the engine's reason (`screen_light`, `action_timeout`…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// Per action: when it was prompted and done, from the check's start.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<ActionStep>,
+    /// The physical checks that ran, with their figures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckScore>,
+    /// The screen-light challenge, when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flash: Option<FlashSummary>,
+    /// The capture device (`bus=usb id=046d:0825 serial=sha256:… virtual=no`,
+    /// or `replay`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub camera: Option<String>,
+    /// Whether auto exposure and white balance were locked during the
+    /// screen-light challenge (`None`: not attempted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exposure_locked: Option<bool>,
+    /// Mean passive anti-spoofing score, when a PAD model is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pad_mean: Option<f32>,
+}
+
+/// One action of a liveness check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionStep {
+    pub action: String,
+    pub prompted_ms: u64,
+    pub done_ms: Option<u64>,
+}
+
+/// One physical check and what it measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckScore {
+    /// `continuity`, `transitions`, `planar_motion`, `screen_light`…
+    pub name: String,
+    pub passed: bool,
+    /// The check's figure (cuts seen, abrupt transitions, correlation…).
+    pub score: f32,
+}
+
+/// The screen-light challenge's figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlashSummary {
+    /// `passed`, `no_response`, `flat`, `too_few_frames`.
+    pub verdict: String,
+    /// The tints shown, as `#rrggbb`.
+    pub tints: Vec<String>,
+    pub slot_ms: u32,
+    pub frames: u32,
+    pub correlation: f32,
+    pub response: f32,
+    /// Centre/cheek response; `None` when not finite.
+    pub shape_ratio: Option<f32>,
+    pub lag_ms: u32,
 }
 
 /// One certification record uploaded by a kiosk. Idempotent by `id`.
@@ -213,6 +273,13 @@ mod tests {
                 actions: vec!["blink".into(), "turn_left".into()],
                 seed: 42,
                 duration_ms: 6100,
+                outcome: None,
+                steps: Vec::new(),
+                checks: Vec::new(),
+                flash: None,
+                camera: None,
+                exposure_locked: None,
+                pad_mean: None,
             }),
             score: Some(0.5),
             operator_masked: None,

@@ -626,6 +626,15 @@ async fn import_lists_bad_rows_and_keeps_good_ones_then_lookup() {
     assert!(r.body.contains("通过 (passed)"));
     assert!(r.body.contains("2026-05-10 09:00"), "history in local time");
     assert!(r.body.contains("养老保险待遇 (pension)"));
+    // The record's liveness evidence, no images.
+    assert!(
+        r.body.contains("blink (seed 42, 5.2 s)")
+            && r.body
+                .contains("screen light passed: r 0.97, response 0.072, shape 1.14")
+            && r.body.contains("camera bus=usb id=046d:0825 virtual=no"),
+        "{}",
+        r.body
+    );
 
     let r = e
         .client

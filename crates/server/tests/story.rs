@@ -41,6 +41,7 @@ fn record(
             actions: vec!["blink".into()],
             seed: 7,
             duration_ms: 5000,
+            ..LivenessSummary::default()
         }),
         score: Some(0.8),
         operator_masked: None,

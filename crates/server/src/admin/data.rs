@@ -150,6 +150,8 @@ pub struct HistoryView {
     pub device: String,
     /// Match similarity in 0..=1 where matching ran (device or server).
     pub score: Option<f32>,
+    /// The kiosk's liveness summary (plan, checks, screen light, camera).
+    pub liveness: Option<lifecert_protocol::LivenessSummary>,
 }
 
 /// A person as shown to staff ([`AdminData::find_person`]).

@@ -517,21 +517,26 @@ pub(crate) async fn person(
         body.push_str(
             "<table id=\"history\"><tr><th>时间 (Time)</th><th>待遇 (Benefit)</th>\
              <th>结果 (Result)</th><th>方式 (Method)</th><th>设备 (Device)</th>\
-             <th>相似度 (Score)</th></tr>",
+             <th>相似度 (Score)</th><th>活体检测 (Liveness)</th></tr>",
         );
         for h in &p.history {
             let score = h
                 .score
                 .map_or_else(|| "—".to_owned(), |s| format!("{s:.2}"));
+            let liveness = h
+                .liveness
+                .as_ref()
+                .map_or_else(|| "—".to_owned(), liveness_text);
             let _ = write!(
                 body,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"liveness\">{}</td></tr>",
                 escape(&local_time(&app, h.at)),
                 escape(&benefit_label(h.benefit)),
                 result_zh(h.result),
                 method_zh(h.method),
                 escape(&h.device),
-                escape(&score)
+                escape(&score),
+                escape(&liveness)
             );
         }
         body.push_str("</table>");
@@ -895,4 +900,67 @@ fn server_url(app: &App, headers: &HeaderMap) -> String {
         .and_then(|h| h.to_str().ok())
         .unwrap_or("SERVER:PORT");
     format!("{scheme}://{host}")
+}
+
+/// One line of a record's liveness summary for staff: the plan and seed, the
+/// actions' times, each check's result and figure, the screen light, the
+/// camera. No images and no biometric data are ever part of it.
+pub(crate) fn liveness_text(l: &lifecert_protocol::LivenessSummary) -> String {
+    let mut parts = vec![format!(
+        "{} (seed {}, {:.1} s)",
+        l.actions.join(", "),
+        l.seed,
+        l.duration_ms as f64 / 1000.0
+    )];
+    if let Some(o) = &l.outcome {
+        parts.push(format!("outcome {o}"));
+    }
+    for s in &l.steps {
+        parts.push(match s.done_ms {
+            Some(d) => format!(
+                "{} {:.1}→{:.1} s",
+                s.action,
+                s.prompted_ms as f64 / 1000.0,
+                d as f64 / 1000.0
+            ),
+            None => format!(
+                "{} {:.1} s→not done",
+                s.action,
+                s.prompted_ms as f64 / 1000.0
+            ),
+        });
+    }
+    for c in &l.checks {
+        parts.push(format!(
+            "{} {} ({:.3})",
+            c.name,
+            if c.passed { "ok" } else { "FAILED" },
+            c.score
+        ));
+    }
+    if let Some(f) = &l.flash {
+        parts.push(format!(
+            "screen light {}: r {:.2}, response {:.3}, shape {}, lag {} ms, {} frames",
+            f.verdict,
+            f.correlation,
+            f.response,
+            f.shape_ratio
+                .map_or_else(|| "–".to_owned(), |s| format!("{s:.2}")),
+            f.lag_ms,
+            f.frames
+        ));
+    }
+    if let Some(c) = &l.camera {
+        parts.push(format!("camera {c}"));
+    }
+    if let Some(locked) = l.exposure_locked {
+        parts.push(format!(
+            "exposure locked: {}",
+            if locked { "yes" } else { "no" }
+        ));
+    }
+    if let Some(p) = l.pad_mean {
+        parts.push(format!("PAD mean {p:.2}"));
+    }
+    parts.join("; ")
 }

@@ -262,6 +262,7 @@ impl AdminData for StorageAdmin {
                 method: c.method,
                 device: c.device_id,
                 score: c.score,
+                liveness: c.liveness,
             })
             .collect();
         Ok(Some(PersonView {

@@ -222,6 +222,29 @@ pub fn passed_at(at: OffsetDateTime) -> HistoryView {
         method: Method::Kiosk,
         device: "kiosk-1".into(),
         score: Some(0.82),
+        liveness: Some(lifecert_protocol::LivenessSummary {
+            actions: vec!["blink".into()],
+            seed: 42,
+            duration_ms: 5200,
+            outcome: Some("passed".into()),
+            checks: vec![lifecert_protocol::CheckScore {
+                name: "screen_light".into(),
+                passed: true,
+                score: 0.97,
+            }],
+            flash: Some(lifecert_protocol::FlashSummary {
+                verdict: "passed".into(),
+                tints: vec!["#ff0000".into()],
+                slot_ms: 400,
+                frames: 66,
+                correlation: 0.97,
+                response: 0.072,
+                shape_ratio: Some(1.14),
+                lag_ms: 100,
+            }),
+            camera: Some("bus=usb id=046d:0825 virtual=no".into()),
+            ..Default::default()
+        }),
     }
 }
 
