@@ -509,6 +509,42 @@ fn encode(path: &Path, frames: &[Frame]) -> Result<(), String> {
     }
 }
 
+/// Writes each recording as soon as it is made (frames are not kept).
+struct Sink<'a> {
+    dir: &'a Path,
+    log: &'a mut dyn Write,
+    only: Option<&'a str>,
+    written: usize,
+}
+
+impl Sink<'_> {
+    /// Whether the recording `name` is to be made.
+    fn wants(&self, name: &str) -> bool {
+        self.only.is_none_or(|o| name.contains(o))
+    }
+
+    fn push(&mut self, job: Job) -> Result<(), String> {
+        if !self.wants(&job.name) {
+            return Ok(());
+        }
+        let path = self.dir.join(format!("{}.mp4", job.name));
+        encode(&path, &job.frames)?;
+        let json = serde_json::to_string(&job.sidecar).map_err(|e| e.to_string())?;
+        let side = SceneFile::path_for(&path);
+        std::fs::write(&side, json).map_err(|e| format!("cannot write {}: {e}", side.display()))?;
+        writeln!(
+            self.log,
+            "{}\t{}\t{} frames",
+            path.display(),
+            job.sidecar.species,
+            job.frames.len()
+        )
+        .map_err(|e| e.to_string())?;
+        self.written += 1;
+        Ok(())
+    }
+}
+
 /// One recording to make.
 struct Job {
     name: String,
@@ -579,6 +615,8 @@ pub struct Request<'a> {
     pub faces: &'a Path,
     pub out: &'a Path,
     pub seed: u64,
+    /// Only the recordings whose name contains this.
+    pub only: Option<&'a str>,
 }
 
 /// Builds the suite; prints one line per recording. Exit 0, or 2 on an error.
@@ -620,7 +658,12 @@ fn build(request: &Request<'_>, log: &mut dyn Write) -> Result<(), String> {
     let mouth_open = still(&mouth, 3.0);
     let total = (SECS * FPS as f32) as u32;
     let (mw, mh) = medium_size();
-    let mut jobs: Vec<Job> = Vec::new();
+    let mut sink = Sink {
+        dir: request.out,
+        log,
+        only: request.only,
+        written: 0,
+    };
     let mut seed = request.seed;
     let mut next_camera = || {
         seed = seed.wrapping_add(1);
@@ -630,8 +673,8 @@ fn build(request: &Request<'_>, log: &mut dyn Write) -> Result<(), String> {
     let victim_mouth = (MOUTH_CLIP.to_owned(), enrolment_time(MOUTH_CLIP));
 
     // Still print, held by hand.
-    {
-        let mut cam = next_camera();
+    let mut cam = next_camera();
+    if sink.wants("still_print") {
         let (mut frames, mut outlines) = (Vec::new(), Vec::new());
         for n in 0..total {
             let t = n as f32 / FPS as f32;
@@ -640,7 +683,7 @@ fn build(request: &Request<'_>, log: &mut dyn Write) -> Result<(), String> {
             frames.push(cam.shoot(&Medium::Print(&eyes_open), &q, t, None));
             outlines.push(q);
         }
-        jobs.push(Job {
+        sink.push(Job {
             name: "still_print".into(),
             sidecar: sidecar(
                 "print",
@@ -655,7 +698,7 @@ fn build(request: &Request<'_>, log: &mut dyn Write) -> Result<(), String> {
                 outlines,
             ),
             frames,
-        });
+        })?;
     }
     // Two-picture attacks.
     let pairs = [
@@ -711,6 +754,9 @@ fn build(request: &Request<'_>, log: &mut dyn Write) -> Result<(), String> {
     for (species, change, screen, what) in kinds {
         for (tag, pair, action, victim) in &pairs {
             let mut cam = next_camera();
+            if !sink.wants(&format!("{species}_{tag}")) {
+                continue;
+            }
             let (mut frames, mut outlines) = (Vec::new(), Vec::new());
             for n in 0..total {
                 let t = n as f32 / FPS as f32;
@@ -725,7 +771,7 @@ fn build(request: &Request<'_>, log: &mut dyn Write) -> Result<(), String> {
                 frames.push(cam.shoot(&medium, &q, t, hand));
                 outlines.push(q);
             }
-            jobs.push(Job {
+            sink.push(Job {
                 name: format!("{species}_{tag}"),
                 sidecar: sidecar(
                     if screen { "screen" } else { "print" },
@@ -736,7 +782,7 @@ fn build(request: &Request<'_>, log: &mut dyn Write) -> Result<(), String> {
                     outlines,
                 ),
                 frames,
-            });
+            })?;
         }
     }
     // Flat print turned, tilted and rotated.
@@ -759,6 +805,9 @@ fn build(request: &Request<'_>, log: &mut dyn Write) -> Result<(), String> {
     ];
     for (axis, k, plans) in axes {
         let mut cam = next_camera();
+        if !sink.wants(&format!("flat_turned_{axis}")) {
+            continue;
+        }
         let (mut frames, mut outlines) = (Vec::new(), Vec::new());
         let amplitude = if k == 0 { 35f32 } else { 30f32 }.to_radians();
         for n in 0..total {
@@ -769,7 +818,7 @@ fn build(request: &Request<'_>, log: &mut dyn Write) -> Result<(), String> {
             frames.push(cam.shoot(&Medium::Print(&mouth_closed), &q, t, None));
             outlines.push(q);
         }
-        jobs.push(Job {
+        sink.push(Job {
             name: format!("flat_turned_{axis}"),
             sidecar: sidecar(
                 "print",
@@ -780,7 +829,7 @@ fn build(request: &Request<'_>, log: &mut dyn Write) -> Result<(), String> {
                 outlines,
             ),
             frames,
-        });
+        })?;
     }
     // Genuine recordings on a screen, and injected.
     type Genuine<'a> = (&'a str, &'a [(f32, Frame)], Vec<Vec<String>>, &'a str, f32);
@@ -817,7 +866,8 @@ fn build(request: &Request<'_>, log: &mut dyn Write) -> Result<(), String> {
         let victim = (clip.to_owned(), enrolment_time(clip));
         let mut cam = next_camera();
         let (mut frames, mut outlines) = (Vec::new(), Vec::new());
-        for n in 0..n_out {
+        let replay = sink.wants(&format!("screen_replay_{tag}"));
+        for n in (0..n_out).filter(|_| replay) {
             let t = n as f32 / FPS as f32;
             let picture = Image::from_frame(at(frames_in, t)).crop_aspect(3.0, 4.0);
             let (shift, [y, p, r]) = cam.sway(t);
@@ -825,7 +875,7 @@ fn build(request: &Request<'_>, log: &mut dyn Write) -> Result<(), String> {
             frames.push(cam.shoot(&Medium::Screen(&picture), &q, t, None));
             outlines.push(q);
         }
-        jobs.push(Job {
+        sink.push(Job {
             name: format!("screen_replay_{tag}"),
             sidecar: sidecar(
                 "screen",
@@ -836,8 +886,11 @@ fn build(request: &Request<'_>, log: &mut dyn Write) -> Result<(), String> {
                 outlines,
             ),
             frames,
-        });
+        })?;
         // Injected: the recording itself at the camera's size, no camera.
+        if !sink.wants(&format!("injected_{tag}")) {
+            continue;
+        }
         let frames: Vec<Frame> = (0..n_out)
             .map(|n| {
                 let picture = Image::from_frame(at(frames_in, n as f32 / FPS as f32));
@@ -860,7 +913,7 @@ fn build(request: &Request<'_>, log: &mut dyn Write) -> Result<(), String> {
                 }
             })
             .collect();
-        jobs.push(Job {
+        sink.push(Job {
             name: format!("injected_{tag}"),
             sidecar: sidecar(
                 "injected",
@@ -871,22 +924,13 @@ fn build(request: &Request<'_>, log: &mut dyn Write) -> Result<(), String> {
                 Vec::new(),
             ),
             frames,
-        });
+        })?;
     }
-    for job in &jobs {
-        let path = request.out.join(format!("{}.mp4", job.name));
-        encode(&path, &job.frames)?;
-        let json = serde_json::to_string(&job.sidecar).map_err(|e| e.to_string())?;
-        let side = SceneFile::path_for(&path);
-        std::fs::write(&side, json).map_err(|e| format!("cannot write {}: {e}", side.display()))?;
-        writeln!(
-            log,
-            "{}\t{}\t{} frames",
-            path.display(),
-            job.sidecar.species,
-            job.frames.len()
-        )
-        .map_err(|e| e.to_string())?;
+    if sink.written == 0 {
+        return Err(match request.only {
+            Some(o) => format!("no recording is named like \"{o}\""),
+            None => "no recordings made".to_string(),
+        });
     }
     Ok(())
 }

@@ -181,6 +181,9 @@ enum AttacksAction {
         /// Seed of the hand sway and sensor noise.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Only the recordings whose name contains this (e.g. `injected`).
+        #[arg(long, value_name = "TEXT")]
+        only: Option<String>,
     },
 }
 
@@ -397,13 +400,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(verify::verify(&config, &request, &mut out)))
         }
         Some(Command::Attacks {
-            action: AttacksAction::Make { out, faces, seed },
+            action:
+                AttacksAction::Make {
+                    out,
+                    faces,
+                    seed,
+                    only,
+                },
         }) => {
             logging::init_stderr();
             let request = lifecert::attacks::Request {
                 faces: &faces,
                 out: &out,
                 seed,
+                only: only.as_deref(),
             };
             let mut stdout = std::io::stdout().lock();
             Ok(ExitCode::from(lifecert::attacks::make(

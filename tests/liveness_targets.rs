@@ -350,3 +350,84 @@ fn offline_session_yields_evidence_of_the_live_face() {
         "another person's template would not: {to_other}"
     );
 }
+
+/// The generated attack suite (`lifecert attacks make`): the mouth clip
+/// replayed on a simulated phone and injected as a virtual camera, both of
+/// the victim with the victim's template, fail on the screen-light
+/// challenge; the genuine clip passes it with the figures in the record.
+#[test]
+fn replays_and_injected_feeds_fail_the_screen_light_and_the_real_face_passes_it() {
+    let Some(dir) = faces() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let clip = dir.join("video_mouth_open_mauckc/webcam_man/mouth_open.mp4");
+    let template = template_from(&clip, 30, tmp.path());
+    let suite = tmp.path().join("attacks");
+    for only in ["injected_mouth", "screen_replay_mouth"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_lifecert"))
+            .args(["attacks", "make", "--out", s(&suite), "--faces", s(&dir)])
+            .args(["--only", only])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{only}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let made = suite.join(format!("{only}.mp4"));
+        assert!(made.is_file() && suite.join(format!("{only}.mp4.scene.json")).is_file());
+        let (code, report) = verify(
+            &[
+                "--template",
+                s(&template),
+                "--input",
+                s(&made),
+                "--challenges",
+                "open_mouth",
+            ],
+            &[],
+        );
+        println!("{only}: {report}");
+        assert_eq!(code, 1, "{only}: {report}");
+        assert!(
+            report["liveness"]["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("ScreenLight"),
+            "{only}: {report}"
+        );
+        assert_eq!(report["liveness"]["flash"]["verdict"], "no_response");
+        assert_eq!(report["record"]["outcome"], "screen_light");
+    }
+    let (code, report) = verify(
+        &[
+            "--template",
+            s(&template),
+            "--input",
+            s(&clip),
+            "--challenges",
+            "open_mouth",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{report}");
+    let flash = &report["record"]["flash"];
+    assert_eq!(flash["verdict"], "passed", "{report}");
+    assert!(flash["correlation"].as_f64().unwrap() > 0.9, "{report}");
+    assert_eq!(flash["tints"].as_array().unwrap().len(), 6);
+    assert_eq!(report["record"]["camera"], "replay");
+    // An unknown scene in a sidecar is an error that names it, not a guess.
+    let bad = tmp.path().join("bad.mp4");
+    std::fs::copy(&clip, &bad).unwrap();
+    std::fs::write(
+        tmp.path().join("bad.mp4.scene.json"),
+        r#"{"scene":"hologram","species":"x","description":"","plans":[],"victim":"v","enrol_at_secs":0}"#,
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lifecert"))
+        .args(["verify", "--input", s(&bad), "--challenges", "blink"])
+        .env("LIFECERT__VISION__MODELS_DIR", repo().join("models"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("hologram"));
+}
