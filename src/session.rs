@@ -43,6 +43,30 @@ pub fn nose_offset(face: &PrimaryFace) -> f32 {
     ((n[0] - mx) * dx + (n[1] - my) * dy) / len / (len / 2.0)
 }
 
+/// Mesh points of the 3-D check of turns: nose tip, nose bridge, forehead,
+/// chin, the outer and inner eye corners, the mouth corners and the
+/// cheekbones (MediaPipe face mesh).
+const SHAPE_MESH: [usize; lifecert_core::liveness::SHAPE_POINTS] =
+    [1, 6, 10, 152, 33, 263, 133, 362, 61, 291, 50, 280];
+
+/// The face points relative to the face box centre, in face heights; zeros
+/// when the mesh is incomplete.
+pub fn face_shape(face: &PrimaryFace) -> [[f32; 2]; lifecert_core::liveness::SHAPE_POINTS] {
+    let [cx, cy] = face.bbox.centre();
+    let h = face.bbox.height();
+    let mut out = [[0.0; 2]; lifecert_core::liveness::SHAPE_POINTS];
+    if h.is_nan() || h <= 1e-3 {
+        return out;
+    }
+    for (o, &i) in out.iter_mut().zip(&SHAPE_MESH) {
+        match face.mesh.get(i) {
+            Some(p) => *o = [(p[0] - cx) / h, (p[1] - cy) / h],
+            None => return [[0.0; 2]; lifecert_core::liveness::SHAPE_POINTS],
+        }
+    }
+    out
+}
+
 /// The liveness engine's view of one analysed frame.
 pub fn frame_input(t: Duration, faces: usize, face: Option<&PrimaryFace>) -> FrameInput {
     FrameInput {
@@ -61,6 +85,7 @@ pub fn frame_input(t: Duration, faces: usize, face: Option<&PrimaryFace>) -> Fra
             sharpness: p.sharpness,
             presence: p.presence,
             nose_offset: nose_offset(p),
+            shape: face_shape(p),
         }),
         light: face.and_then(|p| p.light).map(|l| FaceLight {
             centre: l.centre,
@@ -372,7 +397,7 @@ pub fn liveness_summary(
         checks.push(CheckScore {
             name: "planar_motion".into(),
             passed: !failed(FailReason::PlanarMotion),
-            score: evidence.baseline.map_or(0.0, |b| b.nose_offset),
+            score: c.turn_residual.unwrap_or(0.0),
         });
     }
     if let Some(f) = evidence.flash {
@@ -496,6 +521,7 @@ mod summary_tests {
                 abrupt_transitions: 1,
                 mid_frames_required: 1,
                 frame_interval: Some(ms(40)),
+                turn_residual: Some(0.0625),
             },
             flash: Some(FlashReport {
                 verdict: FlashVerdict::Passed,
@@ -539,7 +565,7 @@ mod summary_tests {
                 r#"{"action":"turn_left","prompted_ms":4700,"done_ms":6000}],"#,
                 r#""checks":[{"name":"continuity","passed":true,"score":0.0},"#,
                 r#"{"name":"transitions","passed":true,"score":1.0},"#,
-                r#"{"name":"planar_motion","passed":true,"score":0.125},"#,
+                r#"{"name":"planar_motion","passed":true,"score":0.0625},"#,
                 r#"{"name":"screen_light","passed":true,"score":0.5}],"#,
                 r##""flash":{"verdict":"passed","tints":["#ff0000","#ffff00","#00ff00","#0000ff","#ff00ff","#ff0000"],"##,
                 r#""slot_ms":400,"frames":66,"correlation":0.5,"response":0.0625,"shape_ratio":1.25,"lag_ms":100},"#,

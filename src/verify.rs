@@ -258,6 +258,7 @@ fn to_json(report: &SessionReport, threshold: f64) -> serde_json::Value {
                 "abrupt_transitions": evidence.checks.abrupt_transitions,
                 "mid_frames_required": evidence.checks.mid_frames_required,
                 "frame_interval_ms": evidence.checks.frame_interval.map(|d| d.as_secs_f64() * 1000.0),
+                "turn_residual": evidence.checks.turn_residual,
             },
             "flash": evidence.flash.map(|f| serde_json::json!({
                 "verdict": f.verdict.name(),

@@ -126,7 +126,9 @@ mod tests;
 
 use std::time::Duration;
 
-pub use checks::{FrameIntervals, is_cut, mid_frames, required_mid_frames};
+pub use checks::{
+    FrameIntervals, SHAPE_POINTS, homography_residual, is_cut, mid_frames, required_mid_frames,
+};
 pub use flash::{FaceLight, FlashParams, FlashReport, FlashSample, FlashVerdict, Tint};
 pub use params::*;
 pub use plan::{Plan, SplitMix64, plan};
@@ -164,6 +166,11 @@ pub struct FaceInput {
     /// distance, in the roll-free frame: grows with a real head turn, stays
     /// about 0 when a flat photo is turned or rotated.
     pub nose_offset: f32,
+    /// [`SHAPE_POINTS`] face points (nose, eyes, mouth corners, cheeks, chin,
+    /// forehead) relative to the face box centre, in face heights, for the
+    /// 3-D check of turns ([`homography_residual`]). All zero when unknown
+    /// (the check then does not run).
+    pub shape: [[f32; 2]; SHAPE_POINTS],
 }
 
 /// One analysed camera frame.
@@ -276,7 +283,7 @@ pub struct Evidence {
 }
 
 /// The findings of the physical checks ([`checks`]) over one check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct CheckCounts {
     /// Cuts: frames whose face jumped from the previous one.
     pub cuts: u32,
@@ -288,6 +295,9 @@ pub struct CheckCounts {
     pub mid_frames_required: u32,
     /// Median frame interval at the end.
     pub frame_interval: Option<Duration>,
+    /// The smallest 3-D residual of a counted or refused turn
+    /// ([`homography_residual`], face heights); `None` without a turn.
+    pub turn_residual: Option<f32>,
 }
 
 impl Evidence {
@@ -400,6 +410,7 @@ struct Measures {
     nose: f32,
     sharpness: f32,
     presence: f32,
+    shape: [[f32; 2]; SHAPE_POINTS],
 }
 
 /// Running medians over the last [`SMOOTHING_FRAMES`] usable frames.
@@ -492,6 +503,17 @@ enum Detector {
     Pose { since: Option<Duration> },
 }
 
+/// Where a detector's frame stands: the baseline, the time, the thresholds
+/// and the middle frames a transition needs at this camera's rate.
+struct At<'a> {
+    base: &'a Baseline,
+    /// The baseline's median face points.
+    shape: &'a [[f32; 2]; SHAPE_POINTS],
+    now: Duration,
+    th: &'a Thresholds,
+    required_mid: usize,
+}
+
 enum Progress {
     Nothing,
     Done,
@@ -532,11 +554,16 @@ impl Detector {
         &mut self,
         action: Action,
         (m, s): (&Measures, &Smoothed),
-        base: &Baseline,
-        now: Duration,
-        th: &Thresholds,
-        required_mid: usize,
+        at: &At<'_>,
+        residual: &mut Option<f32>,
     ) -> Progress {
+        let &At {
+            base,
+            shape,
+            now,
+            th,
+            required_mid,
+        } = at;
         match self {
             Detector::Blink {
                 armed,
@@ -649,6 +676,14 @@ impl Detector {
                     if !ge(moved, needed) {
                         return Progress::Planar;
                     }
+                    // The 3-D check: no flat picture of the baseline face
+                    // maps onto this one.
+                    if let Some(r) = homography_residual(shape, &m.shape) {
+                        *residual = Some(residual.map_or(r, |x: f32| x.min(r)));
+                        if !ge(r, th.planar_min_residual) {
+                            return Progress::Planar;
+                        }
+                    }
                 }
                 Progress::Done
             }
@@ -701,6 +736,8 @@ pub struct Liveness {
     /// Latest camera time seen (never goes back).
     now: Duration,
     baseline: Option<Baseline>,
+    /// The baseline's median face points (the 3-D check of turns).
+    baseline_shape: [[f32; 2]; SHAPE_POINTS],
     recent: Vec<Measures>,
     hint: HintState,
     timings: Vec<ActionTiming>,
@@ -739,6 +776,7 @@ impl Liveness {
             start: None,
             now: Duration::ZERO,
             baseline: None,
+            baseline_shape: [[0.0; 2]; SHAPE_POINTS],
             recent: Vec::with_capacity(SMOOTHING_FRAMES),
             hint: HintState::default(),
             timings: Vec::new(),
@@ -986,6 +1024,7 @@ impl Liveness {
             nose: f.nose_offset,
             sharpness: f.sharpness,
             presence: f.presence,
+            shape: f.shape,
         };
         let problem = face_problem(th, &f);
         (problem, Some(m))
@@ -1082,6 +1121,16 @@ impl Liveness {
                         nose_offset: pick(|m| m.nose),
                     };
                     self.baseline = Some(base);
+                    self.baseline_shape = std::array::from_fn(|i| {
+                        [0, 1].map(|k| {
+                            median(
+                                frames
+                                    .iter()
+                                    .filter_map(|m| m.shape.get(i).map(|p| p[k]))
+                                    .collect(),
+                            )
+                        })
+                    });
                     if let Some((m, _)) = frame {
                         self.request_sample(SampleReason::Baseline, now, &m, None, out);
                     }
@@ -1156,7 +1205,18 @@ impl Liveness {
                             return;
                         }
                     }
-                    match detector.update(action, (&m, &s), &base, now, &th, required_mid) {
+                    let mut residual = self.checks.turn_residual;
+                    let baseline_shape = self.baseline_shape;
+                    let at = At {
+                        base: &base,
+                        shape: &baseline_shape,
+                        now,
+                        th: &th,
+                        required_mid,
+                    };
+                    let progress = detector.update(action, (&m, &s), &at, &mut residual);
+                    self.checks.turn_residual = residual;
+                    match progress {
                         Progress::Nothing => {}
                         Progress::Done => {
                             if let Some(timing) = self.timings.get_mut(index) {

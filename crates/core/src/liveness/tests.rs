@@ -39,6 +39,7 @@ fn neutral() -> FaceInput {
         sharpness: 300.0,
         presence: 1.0,
         nose_offset: real_nose(2.0),
+        shape: [[0.0; 2]; SHAPE_POINTS],
     }
 }
 
@@ -1010,6 +1011,7 @@ fn any_face() -> impl Strategy<Value = FaceInput> {
         sharpness: v[10],
         presence: v[11],
         nose_offset: v[12],
+        shape: [[v[0], v[1]]; SHAPE_POINTS],
     })
 }
 
@@ -1466,4 +1468,58 @@ fn a_scene_that_does_not_answer_like_a_face_fails_before_any_action(
         CaptureFailure::LivenessIncomplete { action: None },
         "the person is not told what gave an attack away"
     );
+}
+
+// ---------------------------------------------------------------- 3-D turns
+
+/// A turn whose yaw and nose offset look real, with face points that move
+/// as a head does (`flat = false`) or as a flat picture does.
+fn turn_with_shape(flat: bool) -> Outcome {
+    let plan = Plan {
+        seed: 3,
+        actions: vec![Action::TurnLeft],
+    };
+    let mut l = Liveness::new(LivenessParams::default(), plan);
+    let moves = [Move::Turn {
+        at: 1.0,
+        peak: 30.0,
+        hold: 1.0,
+    }];
+    for i in 0..600u32 {
+        let t = f64::from(i) * FRAME;
+        let mut input = frame_at(t, &moves);
+        if let Some(f) = input.face.as_mut() {
+            f.shape = super::checks::residual_tests::view(f.yaw - 2.0, 0.0, flat);
+        }
+        for e in l.step(&input) {
+            if let LivenessEvent::SampleWanted { sample, .. } = e
+                && sample > 0
+            {
+                l.record_sample_distance(sample, GENUINE);
+            }
+        }
+        if let Some(o) = l.outcome() {
+            return o.clone();
+        }
+    }
+    panic!("never finished");
+}
+
+#[test]
+fn a_turn_that_fits_a_flat_homography_is_planar_and_a_head_turn_passes() {
+    let flat = turn_with_shape(true);
+    assert!(
+        matches!(
+            flat,
+            Outcome::Failed {
+                reason: FailReason::PlanarMotion,
+                ..
+            }
+        ),
+        "{flat:?}"
+    );
+    let head = turn_with_shape(false);
+    assert!(head.passed(), "{head:?}");
+    let r = head.evidence().checks.turn_residual.expect("residual");
+    assert!(r >= PLANAR_MIN_RESIDUAL, "{r}");
 }
