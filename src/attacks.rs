@@ -260,7 +260,9 @@ impl Homography {
         }
         let u = (m[0][0] * x + m[0][1] * y + m[0][2]) / w;
         let v = (m[1][0] * x + m[1][1] * y + m[1][2]) / w;
-        ((0.0..=1.0).contains(&u) && (0.0..=1.0).contains(&v)).then_some((u, v))
+        // On the edge within rounding counts as inside.
+        let inside = |t: f32| (-1e-4..=1.0 + 1e-4).contains(&t);
+        (inside(u) && inside(v)).then_some((u.clamp(0.0, 1.0), v.clamp(0.0, 1.0)))
     }
 }
 

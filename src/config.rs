@@ -304,9 +304,9 @@ impl Config {
                 total_timeout_secs: secs(self.liveness.total_timeout),
                 slow_pacing: self.liveness.slow_pacing,
                 flash: self.liveness.flash.is_some(),
-                flash_min_correlation: f64::from(flash.min_correlation),
-                flash_min_response: f64::from(flash.min_response),
-                flash_min_shape_ratio: f64::from(flash.min_shape_ratio),
+                flash_min_correlation: raw::decimal(flash.min_correlation),
+                flash_min_response: raw::decimal(flash.min_response),
+                flash_min_shape_ratio: raw::decimal(flash.min_shape_ratio),
             },
             matching: RawMatching {
                 threshold: self.matching.threshold,

@@ -96,6 +96,12 @@ pub(crate) struct RawLiveness {
     pub flash_min_shape_ratio: f64,
 }
 
+/// An `f32` threshold as the decimal written in `kiosk.toml` (`0.02f32` is
+/// 0.0199999995… as an `f64`; six decimals are plenty for a threshold).
+pub(crate) fn decimal(x: f32) -> f64 {
+    (f64::from(x) * 1e6).round() / 1e6
+}
+
 impl Default for RawLiveness {
     fn default() -> Self {
         RawLiveness {
@@ -108,9 +114,9 @@ impl Default for RawLiveness {
             total_timeout_secs: 20,
             slow_pacing: false,
             flash: true,
-            flash_min_correlation: f64::from(lifecert_core::liveness::flash::FLASH_MIN_CORRELATION),
-            flash_min_response: f64::from(lifecert_core::liveness::flash::FLASH_MIN_RESPONSE),
-            flash_min_shape_ratio: f64::from(lifecert_core::liveness::flash::FLASH_MIN_SHAPE_RATIO),
+            flash_min_correlation: decimal(lifecert_core::liveness::flash::FLASH_MIN_CORRELATION),
+            flash_min_response: decimal(lifecert_core::liveness::flash::FLASH_MIN_RESPONSE),
+            flash_min_shape_ratio: decimal(lifecert_core::liveness::flash::FLASH_MIN_SHAPE_RATIO),
         }
     }
 }
