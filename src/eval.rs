@@ -481,12 +481,7 @@ pub fn run_challenge(
     input: &Path,
     action: Action,
 ) -> RunResult {
-    let looping = extension(&input.to_string_lossy()) == "gif";
-    let mut config = config.clone();
-    if looping {
-        config.liveness.action_timeout = LOOP_ACTION_TIMEOUT;
-        config.liveness.total_timeout = LOOP_TOTAL_TIMEOUT;
-    }
+    let (config, looping) = replay_config(config, input);
     let plan = Plan {
         seed: 0,
         actions: vec![action],
@@ -497,6 +492,19 @@ pub fn run_challenge(
         Err(SessionError::Ended { .. }) => RunResult::Ended,
         Err(e) => RunResult::Error(e.to_string()),
     }
+}
+
+/// The session config for replaying `input`: GIFs are looped, with
+/// [`LOOP_ACTION_TIMEOUT`] / [`LOOP_TOTAL_TIMEOUT`]. Returns it and whether
+/// to loop.
+fn replay_config(config: &Config, input: &Path) -> (Config, bool) {
+    let looping = extension(&input.to_string_lossy()) == "gif";
+    let mut config = config.clone();
+    if looping {
+        config.liveness.action_timeout = LOOP_ACTION_TIMEOUT;
+        config.liveness.total_timeout = LOOP_TOTAL_TIMEOUT;
+    }
+    (config, looping)
 }
 
 /// What `eval` is asked to do.
@@ -997,17 +1005,27 @@ fn stopped_by(result: &Result<SessionReport, SessionError>) -> (bool, String) {
     }
 }
 
-/// The victim's template from one frame of a genuine recording.
-fn victim_template(
-    analyzer: &mut Analyzer,
-    faces: &Path,
-    victim: &str,
-    at_secs: f64,
-) -> Result<Template, String> {
-    let frame = crate::attacks::enrolment_frame(&faces.join(victim), at_secs)?;
-    let embedding = crate::analysis::embed_frame(analyzer, &frame)?
-        .ok_or_else(|| format!("no face in {victim} at {at_secs} s"))?;
-    Ok(Template::new(embedding, 1))
+/// Victims' templates, each enrolled once from one frame of a genuine
+/// recording (decoding a clip per attack recording would repeat the work).
+struct Victims<'a> {
+    analyzer: Analyzer,
+    faces: &'a Path,
+    enrolled: BTreeMap<(String, u64), Template>,
+}
+
+impl Victims<'_> {
+    fn template(&mut self, victim: &str, at_secs: f64) -> Result<Template, String> {
+        let key = (victim.to_owned(), at_secs.to_bits());
+        if let Some(t) = self.enrolled.get(&key) {
+            return Ok(t.clone());
+        }
+        let frame = crate::attacks::enrolment_frame(&self.faces.join(victim), at_secs)?;
+        let embedding = crate::analysis::embed_frame(&mut self.analyzer, &frame)?
+            .ok_or_else(|| format!("no face in {victim} at {at_secs} s"))?;
+        let template = Template::new(embedding, 1);
+        self.enrolled.insert(key, template.clone());
+        Ok(template)
+    }
 }
 
 /// APCER per species over the generated suite, and BPCER of the genuine
@@ -1062,7 +1080,11 @@ fn write_attack_suite(
         "| recording | species | challenge | result | stopped by | without screen light |"
     )?;
     writeln!(out, "|---|---|---|---|---|---|")?;
-    let mut analyzer = Analyzer::new(models.clone());
+    let mut victims = Victims {
+        analyzer: Analyzer::new(models.clone()),
+        faces,
+        enrolled: BTreeMap::new(),
+    };
     let mut dark = config.clone();
     dark.liveness.flash = None;
     let mut species: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
@@ -1075,8 +1097,7 @@ fn write_attack_suite(
                 continue;
             }
         };
-        let template = match victim_template(&mut analyzer, faces, &file.victim, file.enrol_at_secs)
-        {
+        let template = match victims.template(&file.victim, file.enrol_at_secs) {
             Ok(t) => t,
             Err(e) => {
                 run_errors.push(format!("{}: {e}", path.display()));
@@ -1167,19 +1188,14 @@ fn write_attack_suite(
             continue;
         };
         let at = f64::from(crate::attacks::enrolment_time(clip));
-        let template = match victim_template(&mut analyzer, faces, clip, at) {
+        let template = match victims.template(clip, at) {
             Ok(t) => t,
             Err(e) => {
                 run_errors.push(e);
                 continue;
             }
         };
-        let looping = extension(clip) == "gif";
-        let mut cfg = config.clone();
-        if looping {
-            cfg.liveness.action_timeout = LOOP_ACTION_TIMEOUT;
-            cfg.liveness.total_timeout = LOOP_TOTAL_TIMEOUT;
-        }
+        let (cfg, looping) = replay_config(config, &path);
         for action in annotated_actions(&annotations) {
             seed += 1;
             let plan = Plan {

@@ -154,6 +154,14 @@ fn outline_at(outlines: &[Quad], index: u64) -> Option<&Quad> {
 }
 
 impl SimulatedScreen {
+    /// The default model over the scene of `recording` ([`scene_of`]).
+    pub fn for_recording(recording: &Path) -> Result<SimulatedScreen, String> {
+        Ok(SimulatedScreen::new(
+            scene_of(recording)?,
+            ReflectionModel::default(),
+        ))
+    }
+
     pub fn new(scene: Scene, model: ReflectionModel) -> SimulatedScreen {
         let mut to_linear = [0.0f32; 256];
         for (i, v) in to_linear.iter_mut().enumerate() {

@@ -140,12 +140,12 @@ pub fn replay_session(
         path: input.display().to_string(),
         reason: e.to_string(),
     })?;
-    let scene = crate::flash_sim::scene_of(input).map_err(|reason| SessionError::Open {
-        path: input.display().to_string(),
-        reason,
+    let mut light = crate::flash_sim::SimulatedScreen::for_recording(input).map_err(|reason| {
+        SessionError::Open {
+            path: input.display().to_string(),
+            reason,
+        }
     })?;
-    let mut light =
-        crate::flash_sim::SimulatedScreen::new(scene, crate::flash_sim::ReflectionModel::default());
     let mut analyzer = Analyzer::new(models);
     session::run(
         source.as_mut(),

@@ -391,19 +391,18 @@ impl Worker {
         // tints); a demo kiosk's recording does not, so its light is
         // simulated as for `lifecert verify`.
         let mut light: Box<dyn session::ScreenLight> = match &self.setup.camera.source {
-            CameraSource::Replay(path) => match crate::flash_sim::scene_of(path) {
-                Ok(scene) => Box::new(crate::flash_sim::SimulatedScreen::new(
-                    scene,
-                    crate::flash_sim::ReflectionModel::default(),
-                )),
-                Err(e) => {
-                    tracing::warn!(error = %e, "replay scene unreadable; simulating a face");
-                    Box::new(crate::flash_sim::SimulatedScreen::new(
-                        crate::flash_sim::Scene::Face,
-                        crate::flash_sim::ReflectionModel::default(),
-                    ))
+            CameraSource::Replay(path) => {
+                match crate::flash_sim::SimulatedScreen::for_recording(path) {
+                    Ok(screen) => Box::new(screen),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "replay scene unreadable; simulating a face");
+                        Box::new(crate::flash_sim::SimulatedScreen::new(
+                            crate::flash_sim::Scene::Face,
+                            crate::flash_sim::ReflectionModel::default(),
+                        ))
+                    }
                 }
-            },
+            }
             _ => Box::new(()),
         };
         let mut progress = FlowProgress {
